@@ -1,0 +1,1 @@
+"""mqttlab: the one command-line tool of the MQTT conformance lab."""

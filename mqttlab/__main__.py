@@ -1,0 +1,3 @@
+from mqttlab.cli import main
+
+raise SystemExit(main())

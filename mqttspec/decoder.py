@@ -1,0 +1,199 @@
+"""Incremental, sans-IO decoder: feed bytes, take complete packets.
+
+Strategy (after h11): `feed()` only appends to a buffer; `next_packet()` returns the next
+complete packet, None when more bytes are needed, or raises `ProtocolViolation`.  The fixed
+header is checked as soon as its first byte is in (packet type, reserved flags, who may send
+it); the Remaining Length as soon as it is complete (4 bytes at most, minimal, within
+`max_packet_size`), so an oversized packet is refused before its body arrives and is never
+buffered.  The body is then parsed by one function per packet type (decoder_packets.py).
+After a violation the decoder stays failed: the connection must close.
+
+The protocol level is either given (a client knows what it sent in CONNECT) or learnt from
+the first CONNECT (a server).  `peer` names who sent the bytes ("client", "server", or None
+for no direction checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mqttspec.decoder_packets import PARSERS
+from mqttspec.errors import ProtocolViolation, ids
+from mqttspec.packets import Connect, Packet
+from mqttspec.primitives import Reader
+from mqttspec.reason_codes import MALFORMED_PACKET, PACKET_TOO_LARGE, PROTOCOL_ERROR
+from mqttspec.types import (
+    DUP_ALLOWED_V31,
+    REQUIRED_FLAGS,
+    SENT_BY_CLIENT,
+    SENT_BY_SERVER,
+    PacketType,
+)
+
+_COMPACT_AT = 1 << 16
+_FLAG_IDS_V5 = {
+    PacketType.PUBREL: "MQTT-3.6.1-1", PacketType.SUBSCRIBE: "MQTT-3.8.1-1",
+    PacketType.UNSUBSCRIBE: "MQTT-3.10.1-1", PacketType.DISCONNECT: "MQTT-3.14.1-1",
+    PacketType.AUTH: "MQTT-3.15.1-1",
+}
+_FLAG_IDS_V3 = {
+    PacketType.PUBREL: "MQTT-3.6.1-1", PacketType.SUBSCRIBE: "MQTT-3.8.1-1",
+    PacketType.UNSUBSCRIBE: "MQTT-3.10.1-1", PacketType.DISCONNECT: "MQTT-3.14.1-1",
+}
+
+
+class Decoder:
+    def __init__(
+        self,
+        protocol_level: int | None = None,
+        peer: str | None = None,
+        max_packet_size: int | None = None,
+    ) -> None:
+        if protocol_level not in (None, 3, 4, 5):
+            raise ValueError(f"protocol level must be 3, 4 or 5, not {protocol_level!r}")
+        if peer not in (None, "client", "server"):
+            raise ValueError(f"peer must be 'client', 'server' or None, not {peer!r}")
+        self.protocol_level = protocol_level
+        self.peer = peer
+        self.max_packet_size = max_packet_size
+        self._buf = bytearray()
+        self._pos = 0
+        self._error: ProtocolViolation | None = None
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as packets."""
+        return len(self._buf) - self._pos
+
+    def __iter__(self) -> Iterator[Packet]:
+        while (packet := self.next_packet()) is not None:
+            yield packet
+
+    def next_packet(self) -> Packet | None:
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._next()
+        except ProtocolViolation as exc:
+            self._error = exc
+            raise
+
+    def _next(self) -> Packet | None:
+        buf, pos = self._buf, self._pos
+        avail = len(buf) - pos
+        if avail == 0:
+            self._compact()
+            return None
+        first = buf[pos]
+        ptype = self._check_first_byte(first)
+        # Remaining Length: 1 to 4 bytes, 7 bits each.
+        length = 0
+        shift = 0
+        i = pos + 1
+        while True:
+            if i >= len(buf):
+                return None
+            byte = buf[i]
+            i += 1
+            length |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+            if i - pos - 1 == 4:
+                raise self._violation("Remaining Length longer than 4 bytes",
+                                      "MQTT-4.8.0-1", "MQTT-4.13.1-1", section="2.2.3")
+        if i - pos > 2 and byte == 0:
+            raise self._violation("Remaining Length not in its minimum number of bytes",
+                                  "MQTT-4.8.0-1", "MQTT-1.5.5-1", section="2.2.3")
+        total = i - pos + length
+        if self.max_packet_size is not None and total > self.max_packet_size:
+            raise ProtocolViolation(
+                f"packet of {total} bytes exceeds the maximum packet size "
+                f"{self.max_packet_size}",
+                self._size_ids(), PACKET_TOO_LARGE, "3.2.2.3.6")
+        if len(buf) - i < length:
+            return None
+        body = bytes(buf[i : i + length])
+        self._pos = i + length
+        if self._pos >= _COMPACT_AT or self._pos == len(buf):
+            self._compact()
+        level = self.protocol_level
+        if ptype is PacketType.CONNECT:
+            packet = PARSERS[ptype](Reader(body, level or 4, "CONNECT"), first & 0x0F, self.peer)
+            assert isinstance(packet, Connect)
+            if self.protocol_level is None:
+                self.protocol_level = packet.protocol_level
+            return packet
+        assert level is not None
+        return PARSERS[ptype](Reader(body, level, ptype.name), first & 0x0F, self.peer)
+
+    def _compact(self) -> None:
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+
+    def _check_first_byte(self, first: int) -> PacketType:
+        code, flags = first >> 4, first & 0x0F
+        level = self.protocol_level
+        if code == 0 or (code == 15 and level is not None and level < 5):
+            raise self._violation(f"reserved packet type {code}", "MQTT-4.8.0-1",
+                                  "MQTT-4.13.1-1", section="2.2.1" if (level or 5) < 5 else "2.1.2")
+        ptype = PacketType(code)
+        if level is None and ptype is not PacketType.CONNECT:
+            raise ProtocolViolation(f"{ptype.name} before CONNECT", ("MQTT-3.1.0-1",),
+                                    PROTOCOL_ERROR, "3.1")
+        level = level or 4
+        if ptype is PacketType.PUBLISH:
+            if flags & 0b0110 == 0b0110:  # MQTT-3.3.1-4
+                raise ProtocolViolation("PUBLISH with both QoS bits set",
+                                        ("MQTT-3.3.1-4",), MALFORMED_PACKET, "3.3.1.2")
+            if flags & 0b1000 and not flags & 0b0110:  # MQTT-3.3.1-2
+                raise ProtocolViolation("PUBLISH with DUP set at QoS 0", ("MQTT-3.3.1-2",),
+                                        MALFORMED_PACKET, "3.3.1.1")
+        else:
+            required = REQUIRED_FLAGS[ptype]
+            if level == 3 and ptype in DUP_ALLOWED_V31:
+                flags &= 0b0111
+            if flags != required:
+                table = _FLAG_IDS_V5 if level == 5 else _FLAG_IDS_V3
+                general = ("MQTT-2.1.3-1",) if level == 5 else ("MQTT-2.2.2-1", "MQTT-2.2.2-2")
+                specific = (table[ptype],) if ptype in table else ()
+                raise ProtocolViolation(
+                    f"{ptype.name} with reserved flags 0x{first & 0x0F:X} "
+                    f"(must be 0x{required:X})", general + specific, MALFORMED_PACKET,
+                    "2.1.3" if level == 5 else "2.2.2")
+        if self.peer is not None:
+            allowed = SENT_BY_CLIENT if self.peer == "client" else SENT_BY_SERVER
+            if ptype not in allowed or (
+                ptype is PacketType.DISCONNECT and self.peer == "server" and level < 5
+            ):
+                raise self._violation(f"{ptype.name} may not be sent by a {self.peer}",
+                                      "MQTT-4.8.0-1", "MQTT-4.13.1-1", PROTOCOL_ERROR, "2.1.2")
+        return ptype
+
+    def _violation(self, detail: str, v3: str, v5: str, code: int = MALFORMED_PACKET,
+                   section: str = "") -> ProtocolViolation:
+        return ProtocolViolation(detail, ids(self.protocol_level or 4, v3, v5), code, section)
+
+    def _size_ids(self) -> tuple[str, ...]:
+        if self.protocol_level != 5:
+            return ()  # MQTT 3.x has no Maximum Packet Size; the limit is the receiver's own
+        return ("MQTT-3.2.2-15",) if self.peer == "client" else ("MQTT-3.1.2-24",)
+
+
+def decode_packet(
+    data: bytes, protocol_level: int | None = None, peer: str | None = None
+) -> Packet:
+    """Decode exactly one packet from `data` (a test and encoder helper)."""
+    decoder = Decoder(protocol_level, peer)
+    decoder.feed(data)
+    packet = decoder.next_packet()
+    if packet is None:
+        raise ProtocolViolation(f"incomplete packet ({len(data)} bytes)", (), MALFORMED_PACKET)
+    if decoder.buffered:
+        raise ProtocolViolation(f"{decoder.buffered} bytes after the packet", (),
+                                MALFORMED_PACKET)
+    return packet

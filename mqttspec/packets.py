@@ -1,0 +1,183 @@
+"""The 15 MQTT control packets as frozen, slotted dataclasses.
+
+Strategy: one class per packet type, fields named as the spec names them, each packet
+remembering the protocol level (3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0) it was read or is to be
+written under.  Version-specific fields (properties, reason codes of acks, subscription
+options) simply keep their defaults under 3.x; the encoder refuses them when set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mqttspec.properties import NO_PROPERTIES, Properties
+from mqttspec.types import PacketType
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Will:
+    topic: str
+    payload: bytes = b""
+    qos: int = 0
+    retain: bool = False
+    properties: Properties = NO_PROPERTIES
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connect:
+    TYPE = PacketType.CONNECT
+    client_id: str = ""
+    clean_start: bool = True  # "CleanSession" in 3.x
+    keep_alive: int = 0
+    username: str | None = None
+    password: bytes | None = None
+    will: Will | None = None
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connack:
+    TYPE = PacketType.CONNACK
+    session_present: bool = False
+    reason_code: int = 0  # the "return code" in 3.x
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Publish:
+    TYPE = PacketType.PUBLISH
+    topic: str
+    payload: bytes = b""
+    qos: int = 0
+    retain: bool = False
+    dup: bool = False
+    packet_id: int | None = None  # present exactly when qos > 0
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Puback:
+    TYPE = PacketType.PUBACK
+    packet_id: int
+    reason_code: int = 0
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pubrec:
+    TYPE = PacketType.PUBREC
+    packet_id: int
+    reason_code: int = 0
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pubrel:
+    TYPE = PacketType.PUBREL
+    packet_id: int
+    reason_code: int = 0
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+    dup: bool = False  # MQTT 3.1 only: a re-sent PUBREL may carry DUP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pubcomp:
+    TYPE = PacketType.PUBCOMP
+    packet_id: int
+    reason_code: int = 0
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscription:
+    topic_filter: str
+    qos: int = 0  # Maximum QoS requested
+    no_local: bool = False  # MQTT 5 subscription options from here on
+    retain_as_published: bool = False
+    retain_handling: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscribe:
+    TYPE = PacketType.SUBSCRIBE
+    packet_id: int
+    subscriptions: tuple[Subscription, ...]
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+    dup: bool = False  # MQTT 3.1 only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suback:
+    TYPE = PacketType.SUBACK
+    packet_id: int
+    reason_codes: tuple[int, ...]
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unsubscribe:
+    TYPE = PacketType.UNSUBSCRIBE
+    packet_id: int
+    topic_filters: tuple[str, ...]
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+    dup: bool = False  # MQTT 3.1 only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unsuback:
+    TYPE = PacketType.UNSUBACK
+    packet_id: int
+    reason_codes: tuple[int, ...] = ()  # MQTT 5 only; 3.x UNSUBACK has no payload
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pingreq:
+    TYPE = PacketType.PINGREQ
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pingresp:
+    TYPE = PacketType.PINGRESP
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Disconnect:
+    TYPE = PacketType.DISCONNECT
+    reason_code: int = 0
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Auth:
+    TYPE = PacketType.AUTH
+    reason_code: int = 0
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 5
+
+
+Packet = (
+    Connect | Connack | Publish | Puback | Pubrec | Pubrel | Pubcomp | Subscribe | Suback
+    | Unsubscribe | Unsuback | Pingreq | Pingresp | Disconnect | Auth
+)
+PacketAck = Puback | Pubrec | Pubrel | Pubcomp
+
+PACKET_CLASSES: dict[PacketType, type[Packet]] = {
+    cls.TYPE: cls  # type: ignore[misc]
+    for cls in (Connect, Connack, Publish, Puback, Pubrec, Pubrel, Pubcomp, Subscribe, Suback,
+                Unsubscribe, Unsuback, Pingreq, Pingresp, Disconnect, Auth)
+}
