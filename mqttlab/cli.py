@@ -41,17 +41,18 @@ def _statements(args: argparse.Namespace) -> int:
 
     catalogue = load_catalogue()
     if args.id:
-        try:
-            s = catalogue.get(args.id)
-        except KeyError:
+        versions = (args.version,) if args.version else ("3.1.1", "5.0")
+        found = [s for v in versions for s in catalogue.for_version(v) if s.id == args.id]
+        if not found:
             print(f"mqttlab statements: no statement {args.id!r}", file=sys.stderr)
             return 2
-        print(f"{s.id} ({s.version}, section {s.section} {s.title})\n  {s.level}, binds "
-              f"{s.applies_to}: {s.summary}\n  {s.url}")
+        for s in found:
+            print(f"{s.id} (MQTT {s.version}, section {s.section} {s.title})\n  {s.level}, "
+                  f"binds {s.applies_to}: {s.summary}\n  {s.url}")
         return 0
-    chosen = catalogue.for_version(args.version) if args.version else list(catalogue)
+    chosen = catalogue.for_version(args.version) if args.version else catalogue
     if args.server:
-        chosen = [s for s in chosen if s.applies_to in ("server", "both")]
+        chosen = chosen.binding_server()
     for s in chosen:
         print(f"{s.id:16} {s.version:5} {s.level:10} {s.applies_to:6} {s.summary}")
     print(f"{len(chosen)} statements", file=sys.stderr)

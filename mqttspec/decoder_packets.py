@@ -31,8 +31,8 @@ from mqttspec.packets import (
     Unsubscribe,
     Will,
 )
-from mqttspec.properties import NO_PROPERTIES, WILL, Properties, read_properties
 from mqttspec.primitives import Reader
+from mqttspec.properties import NO_PROPERTIES, WILL, Properties, read_properties
 from mqttspec.topics import check_topic_filter, check_topic_name, is_shared
 from mqttspec.types import PROTOCOL_NAMES, PacketType
 

@@ -33,7 +33,7 @@ from mqttspec.packets import (
     Unsuback,
     Unsubscribe,
 )
-from mqttspec.properties import NO_PROPERTIES, encode_properties
+from mqttspec.properties import encode_properties
 from mqttspec.types import PROTOCOL_NAMES, REQUIRED_FLAGS, PacketType
 
 Body = tuple[int, bytes]
@@ -127,7 +127,7 @@ def _empty(_: Any) -> Body:
 
 
 def _disconnect_or_auth(d: Disconnect | Auth) -> Body:
-    if d.protocol_level < 5 or (d.reason_code == 0 and d.properties is NO_PROPERTIES):
+    if d.protocol_level < 5 or (d.reason_code == 0 and not d.properties):
         return 0, b""
     if not d.properties:
         return 0, p.u8(d.reason_code)

@@ -177,7 +177,7 @@ Packet = (
 PacketAck = Puback | Pubrec | Pubrel | Pubcomp
 
 PACKET_CLASSES: dict[PacketType, type[Packet]] = {
-    cls.TYPE: cls  # type: ignore[misc]
+    cls.TYPE: cls
     for cls in (Connect, Connack, Publish, Puback, Pubrec, Pubrel, Pubcomp, Subscribe, Suback,
                 Unsubscribe, Unsuback, Pingreq, Pingresp, Disconnect, Auth)
 }

@@ -58,7 +58,8 @@ class Reader:
         return int.from_bytes(self.data[pos : pos + 4], "big")
 
     def vbi(self, field: str) -> int:
-        value, self.pos = read_vbi(self.data, self.pos, self.end, self.level, f"{self.what} {field}")
+        where = f"{self.what} {field}"
+        value, self.pos = read_vbi(self.data, self.pos, self.end, self.level, where)
         return value
 
     def take(self, n: int, field: str) -> bytes:

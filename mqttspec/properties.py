@@ -45,8 +45,9 @@ class PropertyDef:
 
 
 _ACKS = (T.PUBACK, T.PUBREC, T.PUBREL, T.PUBCOMP)
-_ALL = frozenset({T.CONNECT, T.CONNACK, T.PUBLISH, WILL, *_ACKS, T.SUBSCRIBE, T.SUBACK,
-                  T.UNSUBSCRIBE, T.UNSUBACK, T.DISCONNECT, T.AUTH})
+_ALL: frozenset[Carrier] = frozenset({
+    T.CONNECT, T.CONNACK, T.PUBLISH, WILL, *_ACKS, T.SUBSCRIBE, T.SUBACK, T.UNSUBSCRIBE,
+    T.UNSUBACK, T.DISCONNECT, T.AUTH})
 
 
 def _def(pid: int, name: str, attr: str, ptype: PropType, *carriers: Carrier,
