@@ -104,16 +104,17 @@ class Decoder:
             shift += 7
             if i - pos - 1 == 4:
                 raise self._violation("Remaining Length longer than 4 bytes",
-                                      "MQTT-4.8.0-1", "MQTT-4.13.1-1", section="2.2.3")
+                                      "MQTT-4.8.0-1", "MQTT-4.13.1-1", section=self._rl_section())
         if i - pos > 2 and byte == 0:
             raise self._violation("Remaining Length not in its minimum number of bytes",
-                                  "MQTT-4.8.0-1", "MQTT-1.5.5-1", section="2.2.3")
+                                  "MQTT-4.8.0-1", "MQTT-1.5.5-1", section=self._rl_section())
         total = i - pos + length
         if self.max_packet_size is not None and total > self.max_packet_size:
             raise ProtocolViolation(
                 f"packet of {total} bytes exceeds the maximum packet size "
                 f"{self.max_packet_size}",
-                self._size_ids(), PACKET_TOO_LARGE, "3.2.2.3.6")
+                self._size_ids(), PACKET_TOO_LARGE,
+                "3.2.2.3.6" if self.protocol_level == 5 else "")
         if len(buf) - i < length:
             return None
         body = bytes(buf[i : i + length])
@@ -171,12 +172,16 @@ class Decoder:
                 ptype is PacketType.DISCONNECT and self.peer == "server" and level < 5
             ):
                 raise self._violation(f"{ptype.name} may not be sent by a {self.peer}",
-                                      "MQTT-4.8.0-1", "MQTT-4.13.1-1", PROTOCOL_ERROR, "2.1.2")
+                                      "MQTT-4.8.0-1", "MQTT-4.13.1-1", PROTOCOL_ERROR,
+                                      "2.1.2" if level == 5 else "2.2.1")
         return ptype
 
     def _violation(self, detail: str, v3: str, v5: str, code: int = MALFORMED_PACKET,
                    section: str = "") -> ProtocolViolation:
         return ProtocolViolation(detail, ids(self.protocol_level or 4, v3, v5), code, section)
+
+    def _rl_section(self) -> str:
+        return "2.1.4" if self.protocol_level == 5 else "2.2.3"
 
     def _size_ids(self) -> tuple[str, ...]:
         if self.protocol_level != 5:

@@ -188,8 +188,11 @@ def _sender_ids(peer: str | None, client_id: str, server_id: str) -> tuple[str, 
 
 def _ack(ptype: PacketType, cls: type[Puback | Pubrec | Pubrel | Pubcomp], statement: str
          ) -> Parser:
+    # MQTT-2.3.1-6 (3.1.1) names PUBACK, PUBREC and PUBREL only; PUBCOMP falls under 2.3.1.
+    v3_id = "" if ptype is PacketType.PUBCOMP else "MQTT-2.3.1-6"
+
     def parse(r: Reader, flags: int, peer: str | None) -> Packet:
-        packet_id = _packet_id(r, "MQTT-2.3.1-6", "MQTT-2.2.1-5")
+        packet_id = _packet_id(r, v3_id, "MQTT-2.2.1-5")
         code, properties = 0, NO_PROPERTIES
         if r.level == 5 and r.pos < r.end:  # short forms: no Reason Code / no properties
             code = _reason_code(r, ptype, statement)
@@ -310,15 +313,21 @@ def disconnect(r: Reader, flags: int, peer: str | None) -> Disconnect:
 
 
 def auth(r: Reader, flags: int, peer: str | None) -> Auth:
-    code, properties = 0, NO_PROPERTIES
+    code, properties = 0, NO_PROPERTIES  # Remaining Length 0: Success, no properties
     if r.pos < r.end:
-        code = _reason_code(r, PacketType.AUTH, "MQTT-3.15.2-1")
-        wrong_side = {"client": rc.AUTH_SERVER_ONLY, "server": rc.AUTH_CLIENT_ONLY}
-        if peer is not None and code in wrong_side[peer]:
-            raise _fail(r, f"Reason Code 0x{code:02X} may not be sent by a {peer}", "",
-                        "MQTT-3.15.2-1", P)
+        code = r.u8("Reason Code")
+    if code not in rc.ALLOWED_V5[PacketType.AUTH]:
+        raise _fail(r, f"Reason Code 0x{code:02X} is not an AUTH reason code", "",
+                    "MQTT-3.15.2-1", P)
+    wrong_side = {"client": rc.AUTH_SERVER_ONLY, "server": rc.AUTH_CLIENT_ONLY}
+    if peer is not None and code in wrong_side[peer]:  # table 3-13: who sends which code
+        raise _fail(r, f"Reason Code 0x{code:02X} may not be sent by a {peer}", "",
+                    "MQTT-3.15.2-1", P)
+    if r.end > 0:
         if r.pos < r.end:
             properties = read_properties(r, PacketType.AUTH)
+        # 3.15.2.2.2: omitting the Authentication Method is a Protocol Error (MQTT-4.12.0-5);
+        # only the Remaining Length 0 short form (3.15.2.1) goes without one.
         if properties.authentication_method is None:
             raise _fail(r, "AUTH without Authentication Method", "", "MQTT-4.12.0-5", P,
                         "3.15.2.2.2")

@@ -188,8 +188,10 @@ def read_properties(r: Reader, carrier: Carrier) -> Properties:
     finally:
         r.end = outer_end
     if "authentication_data" in values and "authentication_method" not in values:
+        sections: dict[Carrier, str] = {T.CONNECT: "3.1.2.11.10", T.CONNACK: "3.2.2.3.18"}
+        section = sections.get(carrier, "3.15.2.2.3")
         raise _violation(f"{where}: Authentication Data without Authentication Method",
-                         PROTOCOL_ERROR, "3.1.2.11.10")
+                         PROTOCOL_ERROR, section)
     return Properties(**values)
 
 
@@ -220,9 +222,12 @@ def _check_value(d: PropertyDef, value: Any, where: str) -> None:
             raise _violation(f"{where}: Topic Alias 0", TOPIC_ALIAS_INVALID, "3.3.2.3.4",
                              "MQTT-3.3.2-8")
         raise _violation(f"{where}: {d.name} must not be 0", PROTOCOL_ERROR, "2.2.2.2")
-    if d.id == 0x08 and ("+" in value or "#" in value or not value):
+    if d.id == 0x08 and not value:  # MQTT-4.7.3-1: a Topic Name has at least one character
+        raise _violation(f"{where}: empty Response Topic", PROTOCOL_ERROR, "3.3.2.3.5",
+                         "MQTT-4.7.3-1")
+    if d.id == 0x08 and ("+" in value or "#" in value):
         # MQTT-3.3.2-14: the Response Topic is a Topic Name, no wildcards
-        raise _violation(f"{where}: Response Topic {value!r} is not a valid Topic Name",
+        raise _violation(f"{where}: Response Topic {value!r} contains a wildcard",
                          PROTOCOL_ERROR, "3.3.2.3.5", "MQTT-3.3.2-14")
 
 
