@@ -67,16 +67,30 @@ def mutated_stream(draw: st.DrawFn) -> bytes:
 inputs = st.one_of(st.binary(max_size=96), mutated_stream())
 
 
-@settings(max_examples=10_000, deadline=None,
+EXAMPLES = 10_000
+calls = 0
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=inputs, level=st.sampled_from((None, 3, 4, 5)),
        peer=st.sampled_from((None, "client", "server")),
        limit=st.sampled_from((None, 64, 1024)), cuts=st.lists(st.integers(0, 200), max_size=4))
-def test_any_bytes_decode_or_raise_protocol_violation(
+def check_any_bytes(
     data: bytes, level: int | None, peer: str | None, limit: int | None, cuts: list[int]
 ) -> None:
+    global calls
+    calls += 1
     whole = run([data], level, peer, limit)
     drip = run([data[i : i + 1] for i in range(len(data))], level, peer, limit)
     edges = sorted({0, len(data), *(c for c in cuts if c < len(data))})
     pieces = run([data[a:b] for a, b in zip(edges, edges[1:], strict=False)], level, peer, limit)
     assert whole == drip == pieces
+
+
+def test_any_bytes_decode_or_raise_protocol_violation() -> None:
+    """Runs the property above and proves it ran at least 10,000 examples."""
+    global calls
+    calls = 0
+    check_any_bytes()
+    assert calls >= EXAMPLES, calls
