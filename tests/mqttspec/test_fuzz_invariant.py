@@ -2,7 +2,7 @@
 and feeding them in one chunk, byte by byte or in random pieces gives the same outcome.
 
 Inputs are random bytes and mutated streams of valid packets of every type (bit flips,
-byte changes, truncation, insertion, deletion), under every decoder configuration.  10,000
+byte changes, truncation, insertion, deletion, a changed packet type), under every decoder configuration.  10,000
 examples.
 """
 
@@ -49,7 +49,7 @@ def mutated_stream(draw: st.DrawFn) -> bytes:
         seeds.insert(0, SEEDS[level][0])  # open with the CONNECT, so level None can go on
     data = bytearray(b"".join(seeds))
     for _ in range(draw(st.integers(0, 4))):
-        kind = draw(st.sampled_from(("flip", "set", "cut", "insert", "delete")))
+        kind = draw(st.sampled_from(("flip", "set", "cut", "insert", "delete", "retype")))
         pos = draw(st.integers(0, max(len(data) - 1, 0)))
         if kind == "flip" and data:
             data[pos] ^= 1 << draw(st.integers(0, 7))
@@ -61,6 +61,8 @@ def mutated_stream(draw: st.DrawFn) -> bytes:
             data[pos:pos] = draw(st.binary(min_size=1, max_size=4))
         elif kind == "delete" and data:
             del data[pos]
+        elif kind == "retype" and data:  # another packet type over the same body
+            data[0] = (draw(st.integers(0, 15)) << 4) | (data[0] & 0x0F)
     return bytes(data)
 
 
