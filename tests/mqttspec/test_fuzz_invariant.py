@@ -2,8 +2,8 @@
 and feeding them in one chunk, byte by byte or in random pieces gives the same outcome.
 
 Inputs are random bytes and mutated streams of valid packets of every type (bit flips,
-byte changes, truncation, insertion, deletion, a changed packet type), under every decoder configuration.  10,000
-examples.
+byte changes, truncation, insertion, deletion, a changed packet type), under every decoder
+configuration.  10,000 examples.
 """
 
 from __future__ import annotations
