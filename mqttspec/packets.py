@@ -9,6 +9,7 @@ options) simply keep their defaults under 3.x; the encoder refuses them when set
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from mqttspec.properties import NO_PROPERTIES, Properties
 from mqttspec.types import PacketType
@@ -59,40 +60,35 @@ class Publish:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Puback:
+class _Ack:
+    """PUBACK, PUBREC, PUBREL and PUBCOMP share one shape."""
+
+    TYPE: ClassVar[PacketType]
+    packet_id: int
+    reason_code: int = 0  # MQTT 5 only
+    properties: Properties = NO_PROPERTIES
+    protocol_level: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Puback(_Ack):
     TYPE = PacketType.PUBACK
-    packet_id: int
-    reason_code: int = 0
-    properties: Properties = NO_PROPERTIES
-    protocol_level: int = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Pubrec:
+class Pubrec(_Ack):
     TYPE = PacketType.PUBREC
-    packet_id: int
-    reason_code: int = 0
-    properties: Properties = NO_PROPERTIES
-    protocol_level: int = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Pubrel:
+class Pubrel(_Ack):
     TYPE = PacketType.PUBREL
-    packet_id: int
-    reason_code: int = 0
-    properties: Properties = NO_PROPERTIES
-    protocol_level: int = 4
     dup: bool = False  # MQTT 3.1 only: a re-sent PUBREL may carry DUP
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Pubcomp:
+class Pubcomp(_Ack):
     TYPE = PacketType.PUBCOMP
-    packet_id: int
-    reason_code: int = 0
-    properties: Properties = NO_PROPERTIES
-    protocol_level: int = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
