@@ -1,0 +1,78 @@
+"""`python -m reference_broker`: run the reference broker until SIGINT or SIGTERM.
+
+Strategy: every configuration option is also a command-line option (`--maximum-qos 1`,
+`--retain-available false`, `--maximum-packet-size none`), applied over the `--config` file
+(JSON or TOML).  The effective configuration and the bound address are printed at start-up;
+a bad option or an unusable address is one line on stderr and a non-zero exit.  With
+`--trace FILE` the statement trace is written on shutdown and on SIGUSR1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from reference_broker.config import BrokerConfig, ConfigError, load_config, option_help, parse_value
+from reference_broker.server import Broker
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_broker",
+        description="A deliberately simple MQTT 3.1 / 3.1.1 / 5.0 broker written from the spec.")
+    parser.add_argument("--config", metavar="FILE", help="options file (.json or .toml)")
+    parser.add_argument("--trace", metavar="FILE",
+                        help="write the statement trace here on shutdown and on SIGUSR1")
+    for name, text in option_help().items():
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, metavar="VALUE",
+                            help=text)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[BrokerConfig, str | None]:
+    args = _parser().parse_args(argv)
+    overrides = {name: parse_value(name, getattr(args, name))
+                 for name in option_help() if getattr(args, name) is not None}
+    return load_config(args.config, overrides), args.trace
+
+
+async def serve(config: BrokerConfig, trace: str | None) -> int:
+    broker = Broker(config, trace_file=trace)
+    try:
+        await broker.start()
+    except OSError as exc:
+        print(f"error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if trace is not None and hasattr(signal, "SIGUSR1"):
+        loop.add_signal_handler(signal.SIGUSR1, broker.write_trace)
+    print("reference broker configuration:")
+    for line in config.describe():
+        print(f"  {line}")
+    print(f"listening on {config.host}:{broker.port}", flush=True)  # ready for signals
+    try:
+        await stop.wait()
+    finally:
+        await broker.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config, trace = parse_args(argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(serve(config, trace))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

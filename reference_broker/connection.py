@@ -1,0 +1,330 @@
+"""The protocol engine of one network connection: decoded packets in, encoded packets out.
+
+Strategy: sans-IO.  The I/O layer (server.py) feeds `receive(packet, now)` with what its
+Decoder produced, `violation(exc, now)` when the Decoder refused the bytes, `connection_lost`
+when the socket closes, and calls `check_keep_alive(now)` when the deadline it was given
+passes.  The engine appends encoded packets to `outbox` (then calls `on_output`) and asks to
+close the connection by calling `on_close`; unit tests simply read `outbox` and `closed`.
+
+States: "new" (only CONNECT may arrive), "open" (CONNACK 0x00 sent), "closed" (nothing more is
+processed or sent: MQTT-3.1.4-5 / MQTT-3.1.4-6, MQTT-3.14.4-1).  Outgoing messages wait in the
+session's queue and are sent by `pump()` while the client's Receive Maximum allows
+(MQTT-3.3.4-9), after resending what an earlier connection left unacknowledged (MQTT-4.4.0-1).
+Application-message flows live in flows.py; this module is the connection's life cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from mqttspec import (
+    Auth,
+    Connack,
+    Connect,
+    Disconnect,
+    Packet,
+    Pingreq,
+    Pingresp,
+    Properties,
+    ProtocolViolation,
+    Publish,
+    encode,
+)
+from mqttspec import reason_codes as rc
+from mqttspec.types import PacketType
+from reference_broker import flows, handshake
+
+if TYPE_CHECKING:
+    from reference_broker.core import Core
+    from reference_broker.session import Session
+
+# DISCONNECT reason codes a server may send (MQTT-3.14.2-1)
+_SERVER_DISCONNECT = rc.ALLOWED_V5[PacketType.DISCONNECT] - rc.DISCONNECT_CLIENT_ONLY
+# Packets that may carry a Reason String / User Property even when the client asked for no
+# problem information (MQTT-3.1.2-29)
+_ALWAYS_DIAGNOSTIC = (Publish, Connack, Disconnect)
+
+
+class Connection:
+    def __init__(self, core: Core, now: float) -> None:
+        self.core = core
+        self.config = core.config
+        self.trace = core.trace
+        self.state = "new"
+        self.level = 4  # protocol level; known once CONNECT arrives
+        self.client_id = ""
+        self.session: Session | None = None
+        self.outbox: list[bytes] = []
+        self.on_output: Callable[[], None] | None = None
+        self.on_close: Callable[[], None] | None = None
+        self.close_reason = ""
+        self.refused = False  # the CONNECT was refused
+        self.last_received = now
+        self.keep_alive = 0  # seconds; 0: no keep-alive timeout
+        # what the client declared in CONNECT (MQTT 5), and per-connection send state
+        self.receive_maximum = self.config.max_inflight
+        self.max_packet_out: int | None = None
+        self.problem_information = True
+        self.connect_expiry = 0  # Session Expiry Interval as the CONNECT gave it
+        self.outstanding = 0  # QoS 1/2 PUBLISH sent on this connection and unacknowledged
+        self.resend_pending = False
+        self.paused = False  # the transport's buffer is full: PUBLISH waits in the queue
+        self.aliases_in: dict[int, str] = {}  # Topic Alias -> Topic Name, client to server
+        self.aliases_out: dict[str, int] = {}  # Topic Name -> Topic Alias, server to client
+        self.alias_max_out = 0
+        self._counted = True
+        core.open_connections += 1
+
+    def __repr__(self) -> str:
+        return f"Connection({self.client_id!r}, level={self.level}, state={self.state})"
+
+    @property
+    def closed(self) -> bool:
+        return self.state == "closed"
+
+    def hit(self, v3: str = "", v5: str = "") -> None:
+        self.trace.hit(self.level, v3, v5)
+
+    # -- inputs from the I/O layer -----------------------------------------------------------
+
+    def receive(self, packet: Packet, now: float) -> None:
+        if self.state == "closed":
+            if self.refused:
+                self.hit("MQTT-3.1.4-5", "MQTT-3.1.4-6")  # nothing after a refused CONNECT
+            return
+        self.last_received = now
+        if self.state == "new":
+            assert isinstance(packet, Connect)  # the Decoder refuses anything else first
+            self._connect(packet, now)
+            return
+        session = self.session
+        assert session is not None
+        if isinstance(packet, Publish):
+            flows.publish_in(self, session, packet, now)
+        elif isinstance(packet, Pingreq):
+            self.hit("MQTT-3.12.4-1", "MQTT-3.12.4-1")
+            self.send(Pingresp(protocol_level=self.level))
+        elif isinstance(packet, Disconnect):
+            self._disconnect_in(session, packet, now)
+        elif isinstance(packet, Connect):
+            self.hit("MQTT-3.1.0-2", "MQTT-3.1.0-2")  # a second CONNECT
+            self.protocol_error(rc.PROTOCOL_ERROR, "second CONNECT", now)
+        elif isinstance(packet, Auth):
+            # No Authentication Method was given in CONNECT (MQTT-4.12.0-7)
+            self.protocol_error(rc.PROTOCOL_ERROR, "AUTH without Authentication Method", now)
+        else:
+            flows.dispatch(self, session, packet, now)
+
+    def violation(self, exc: ProtocolViolation, now: float, level_hint: int | None = None
+                  ) -> None:
+        """The Decoder refused the client's bytes."""
+        if self.state == "closed":
+            return
+        if self.state == "new":
+            self._bad_connect(exc, now, level_hint)
+            return
+        self.trace.hit_ids(self.level, exc.statements)
+        self.protocol_error(exc.reason_code, exc.detail, now)
+
+    def connection_lost(self, now: float) -> None:
+        """The network connection is gone (closed by either side, or failed)."""
+        if self._counted:
+            self.core.open_connections -= 1
+            self._counted = False
+        if self.state == "open":
+            self._close(now, "connection lost", will=True)
+        self.state = "closed"
+
+    def connect_timed_out(self, now: float) -> None:
+        if self.state == "new":
+            self._close(now, "no CONNECT in time", will=False)
+
+    def check_keep_alive(self, now: float) -> float | None:
+        """Close the connection if the keep-alive time has passed; else the next deadline."""
+        if self.state != "open" or not self.keep_alive:
+            return None
+        deadline = self.last_received + 1.5 * self.keep_alive
+        if now < deadline:
+            return deadline
+        self.hit("MQTT-3.1.2-24", "MQTT-3.1.2-22")
+        if self.level == 5:
+            self.send_disconnect(rc.KEEP_ALIVE_TIMEOUT, "")
+        self._close(now, "keep alive timeout", will=True)
+        return None
+
+    def take_over(self, now: float) -> None:
+        """Another connection with the same Client Identifier was accepted."""
+        if self.level == 5:
+            self.send_disconnect(rc.SESSION_TAKEN_OVER, "")
+        self._close(now, "session taken over", will=True)
+
+    def shutdown(self, now: float) -> None:
+        """The server is stopping: no Will is published, the session state is lost anyway."""
+        if self.state == "open" and self.level == 5:
+            self.send_disconnect(rc.SERVER_SHUTTING_DOWN, "")
+        self._close(now, "server shutting down", will=False)
+
+    # -- CONNECT ------------------------------------------------------------------------------
+
+    def _connect(self, c: Connect, now: float) -> None:
+        self.level = level = c.protocol_level
+        self.hit("MQTT-3.1.0-1", "MQTT-3.1.0-1")  # the first packet is a CONNECT
+        code = handshake.refusal(c, self.config, self.core.open_connections, self.trace)
+        if code is not None:
+            self._refuse(code, now)
+            return
+        self.hit("MQTT-3.1.4-3", "MQTT-3.1.4-4")
+        client_id, assigned = c.client_id, False
+        if not client_id:
+            client_id, assigned = self.core.assign_client_id(), True
+            self.hit("MQTT-3.1.3-6", "MQTT-3.1.3-6")
+        self.client_id = client_id
+        props = c.properties
+        expiry = handshake.session_expiry(c, self.config)
+        self.keep_alive = c.keep_alive
+        if level == 5:
+            self.connect_expiry = props.session_expiry_interval or 0
+            if self.config.server_keep_alive is not None:
+                self.keep_alive = self.config.server_keep_alive
+            self.receive_maximum = min(props.receive_maximum or 65535, self.config.max_inflight)
+            self.hit("", "MQTT-4.9.0-1")
+            self.max_packet_out = props.maximum_packet_size
+            self.alias_max_out = props.topic_alias_maximum or 0
+            self.problem_information = props.request_problem_information != 0
+        session, present = self.core.attach(self, client_id, c.clean_start, expiry, now)
+        self.session = session
+        if c.will is not None:
+            self.hit("MQTT-3.1.2-8", "MQTT-3.1.2-7")  # stored with the session
+        session.will, session.will_level = c.will, level
+        self.state = "open"
+        if c.clean_start:
+            self.hit("MQTT-3.2.2-1", "MQTT-3.2.2-2")
+        else:
+            self.hit("MQTT-3.2.2-2" if present else "MQTT-3.2.2-3", "MQTT-3.2.2-3")
+        self.hit("MQTT-3.1.4-4", "MQTT-3.1.4-5")
+        self.hit("MQTT-3.2.0-1", "MQTT-3.2.0-1")
+        connack = Connack(session_present=present and level > 3, protocol_level=level)
+        if level == 5:
+            connack = replace(connack, properties=handshake.connack_properties(
+                c, self.config, client_id, assigned, expiry, self.trace))
+        self.send(connack)
+        if session.inflight:
+            self.resend_pending = True
+        self.pump(now)
+
+    def _refuse(self, code: int, now: float) -> None:
+        self.hit("MQTT-3.2.2-4", "MQTT-3.2.2-6")  # Session Present 0 with a refusal
+        self.hit("MQTT-3.2.2-5", "MQTT-3.2.2-7")  # ... and the connection is closed
+        self.send(Connack(session_present=False, reason_code=code, protocol_level=self.level))
+        self.refused = True
+        self._close(now, f"CONNECT refused (0x{code:02X})", will=False)
+
+    def _bad_connect(self, exc: ProtocolViolation, now: float, level_hint: int | None) -> None:
+        """The first packet was not a well-formed CONNECT."""
+        level = level_hint if level_hint in (3, 4, 5) else 4
+        self.trace.hit_ids(level, exc.statements)
+        if "MQTT-3.1.2-2" in exc.statements:
+            # Unsupported Protocol Level: 3.1.1 answers 0x01 (MQTT-3.1.2-2), in the 3.x format
+            # a client of any version can read; 5.0 leaves the answer optional.
+            self.send(Connack(reason_code=handshake.UNACCEPTABLE_PROTOCOL_VERSION))
+        elif level_hint == 5 and exc.reason_code in rc.ALLOWED_V5[PacketType.CONNACK]:
+            # MQTT 5 section 4.13.1: a CONNACK with the Reason Code before closing
+            self.level = 5
+            self.send(Connack(reason_code=exc.reason_code, protocol_level=5))
+        self.trace.hit(level, "MQTT-3.1.4-1", "MQTT-3.1.4-1")
+        self._close(now, f"bad CONNECT: {exc}", will=False)
+
+    def _disconnect_in(self, session: Session, d: Disconnect, now: float) -> None:
+        will = True
+        if self.level < 5:
+            self.hit("MQTT-3.14.4-3")
+            self.hit("MQTT-3.1.2-10")
+            will = False
+        else:
+            expiry = d.properties.session_expiry_interval
+            if expiry is not None:
+                if self.connect_expiry == 0 and expiry != 0:
+                    # MQTT 5 section 3.14.2.2.2: a Protocol Error
+                    self.protocol_error(rc.PROTOCOL_ERROR, "Session Expiry set on DISCONNECT "
+                                        "after CONNECT gave 0", now)
+                    return
+                session.expiry_interval = min(expiry, self.config.session_expiry_max)
+            if d.reason_code == rc.SUCCESS:
+                self.hit("", "MQTT-3.14.4-3")
+                self.hit("", "MQTT-3.1.2-10")
+                will = False
+        self._close(now, f"DISCONNECT 0x{d.reason_code:02X} from the client", will=will)
+
+    # -- errors and closing -------------------------------------------------------------------
+
+    def protocol_error(self, code: int, detail: str, now: float) -> None:
+        """Close after a Malformed Packet or Protocol Error; MQTT 5 says why first."""
+        self.hit("MQTT-4.8.0-1", "MQTT-4.13.1-1")
+        if self.level == 5:
+            self.send_disconnect(code if code in _SERVER_DISCONNECT else rc.PROTOCOL_ERROR,
+                                 detail)
+        self._close(now, f"protocol error 0x{code:02X}: {detail}", will=True)
+
+    def send_disconnect(self, code: int, reason: str) -> None:
+        if self.state != "open" or self.level < 5:
+            return  # MQTT-3.14.0-1: only after a successful CONNACK
+        self.hit("", "MQTT-3.14.0-1")
+        self.hit("", "MQTT-3.14.2-1")
+        packet = Disconnect(reason_code=code, protocol_level=5)
+        if reason:
+            packet = replace(packet, properties=Properties(reason_string=reason[:200]))
+        self.send(packet)
+        self.hit("", "MQTT-3.14.4-1")
+        self.hit("", "MQTT-3.14.4-2")
+
+    def _close(self, now: float, reason: str, will: bool) -> None:
+        if self.state == "closed":
+            return
+        was_open = self.state == "open"
+        self.state = "closed"
+        self.close_reason = reason
+        session, self.session = self.session, None
+        if was_open and session is not None and session.connection is self:
+            self.core.detach(session, now, publish_will=will)
+        if self.on_close is not None:
+            self.on_close()
+
+    # -- output --------------------------------------------------------------------------------
+
+    def send(self, packet: Packet) -> bool:
+        """Encode and queue a packet for the client; False if it had to be discarded because
+        it exceeds the client's Maximum Packet Size (MQTT-3.1.2-24)."""
+        if self.state == "closed":
+            return False
+        if self.level == 5 and not self.problem_information and not isinstance(
+                packet, _ALWAYS_DIAGNOSTIC):
+            slim = flows.without_diagnostics(packet)
+            if slim is not packet:
+                self.hit("", "MQTT-3.1.2-29")
+                packet = slim
+        data = encode(packet)
+        limit = self.max_packet_out
+        if limit is not None and len(data) > limit:
+            slim = flows.without_diagnostics(packet)  # MQTT-3.4.2-2 and its kin
+            if isinstance(packet, Publish) or slim is packet:
+                self.hit("", "MQTT-3.1.2-24")
+                return False
+            data = encode(slim)
+            if len(data) > limit:
+                self.hit("", "MQTT-3.1.2-24")
+                return False
+        self.outbox.append(data)
+        if self.on_output is not None:
+            self.on_output()
+        return True
+
+    def take_output(self) -> list[bytes]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def pump(self, now: float) -> None:
+        """Send what the session has waiting, as far as the client's quota allows."""
+        if self.state == "open" and self.session is not None:
+            flows.pump(self, self.session, now)

@@ -1,0 +1,122 @@
+"""CONNECT / CONNACK rules that need no connection state: pure functions of packet + config.
+
+Strategy: `refusal()` answers "must this CONNECT be refused, and with which CONNACK code?",
+checking the rules in the order the spec lists them; `connack_properties()` builds what an
+MQTT 5 server declares about itself (MQTT 5 section 3.2.2.3); `peek_connect_level()` reads the
+Protocol Level of a CONNECT the decoder refused, so the refusal can be written in the
+client's own protocol version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mqttspec import Connect, Properties
+from mqttspec import reason_codes as rc
+from reference_broker.config import UNLIMITED_SESSION, BrokerConfig
+from reference_broker.trace import Trace
+
+# MQTT 3.x CONNACK return codes (3.1.1 table 3.1; the same numbers in 3.1)
+UNACCEPTABLE_PROTOCOL_VERSION = 0x01
+IDENTIFIER_REJECTED = 0x02
+SERVER_UNAVAILABLE = 0x03
+
+
+def refusal(c: Connect, config: BrokerConfig, open_connections: int, trace: Trace
+            ) -> int | None:
+    """The CONNACK code refusing `c`, or None to accept it."""
+    level = c.protocol_level
+    hit = trace.hit
+    if open_connections > config.max_connections:
+        return SERVER_UNAVAILABLE if level < 5 else rc.SERVER_BUSY
+    client_id = c.client_id
+    if level == 3 and not 1 <= len(client_id) <= 23:
+        # MQTT 3.1 section 3.1: the Client Identifier is 1 to 23 characters
+        hit(level, "MQTT-3.1.3-9")
+        return IDENTIFIER_REJECTED
+    if not client_id:
+        if level == 4 and not c.clean_start:
+            hit(level, "MQTT-3.1.3-8")  # zero-length ClientId needs CleanSession 1
+            return IDENTIFIER_REJECTED
+        if not config.allow_zero_length_client_id:
+            hit(level, "MQTT-3.1.3-9", "MQTT-3.1.3-8")
+            return IDENTIFIER_REJECTED if level < 5 else rc.CLIENT_IDENTIFIER_NOT_VALID
+    if level < 5:
+        return None
+    props = c.properties
+    if props.authentication_method is not None:
+        # No enhanced authentication method is offered (yet): MQTT-4.12.0-1
+        hit(level, "", "MQTT-4.12.0-1")
+        return rc.BAD_AUTHENTICATION_METHOD
+    will = c.will
+    if will is not None and will.qos > config.maximum_qos:
+        hit(level, "", "MQTT-3.2.2-12")
+        return rc.QOS_NOT_SUPPORTED
+    if will is not None and will.retain and not config.retain_available:
+        hit(level, "", "MQTT-3.2.2-13")
+        return rc.RETAIN_NOT_SUPPORTED
+    return None
+
+
+def session_expiry(c: Connect, config: BrokerConfig) -> int:
+    """The Session Expiry Interval the server uses for this connection (seconds)."""
+    if c.protocol_level == 5:
+        requested = c.properties.session_expiry_interval or 0
+    else:  # 3.x: CleanSession 1 lasts as long as the connection, 0 until the client resets it
+        requested = 0 if c.clean_start else UNLIMITED_SESSION
+    return min(requested, config.session_expiry_max)
+
+
+def connack_properties(c: Connect, config: BrokerConfig, client_id: str, assigned: bool,
+                       expiry: int, trace: Trace) -> Properties:
+    """What an MQTT 5 server tells the client about itself in a successful CONNACK."""
+    hit = trace.hit
+    props = c.properties
+    values: dict[str, Any] = {}
+    if expiry != (props.session_expiry_interval or 0):
+        values["session_expiry_interval"] = expiry
+    if config.receive_maximum < 65535:
+        values["receive_maximum"] = config.receive_maximum
+    if config.maximum_qos < 2:
+        hit(5, "", "MQTT-3.2.2-9")
+        values["maximum_qos"] = config.maximum_qos
+    if not config.retain_available:
+        values["retain_available"] = 0
+    if config.maximum_packet_size is not None:
+        values["maximum_packet_size"] = config.maximum_packet_size
+    if assigned:
+        hit(5, "", "MQTT-3.2.2-16")
+        hit(5, "", "MQTT-3.1.3-7")
+        values["assigned_client_identifier"] = client_id
+    if config.topic_alias_maximum:
+        values["topic_alias_maximum"] = config.topic_alias_maximum
+    if not config.wildcard_subscription_available:
+        values["wildcard_subscription_available"] = 0
+    if not config.subscription_identifier_available:
+        values["subscription_identifier_available"] = 0
+    if not config.shared_subscription_available:
+        values["shared_subscription_available"] = 0
+    if config.server_keep_alive is not None:
+        values["server_keep_alive"] = config.server_keep_alive
+    else:
+        hit(5, "", "MQTT-3.2.2-22")  # the client's Keep Alive applies
+    if props.request_response_information == 1 and config.response_information is not None:
+        values["response_information"] = config.response_information + client_id
+    elif not props.request_response_information:
+        hit(5, "", "MQTT-3.1.2-28")  # not requested: none returned
+    return Properties(**values)
+
+
+def peek_connect_level(head: bytes) -> int | None:
+    """The Protocol Level byte of the CONNECT at the start of `head`, if it can be read."""
+    if not head or head[0] != 0x10:
+        return None
+    i = 1
+    while i < len(head) and i <= 4 and head[i] & 0x80:
+        i += 1
+    i += 1  # past the last Remaining Length byte
+    if i + 2 > len(head):
+        return None
+    name_len = (head[i] << 8) | head[i + 1]
+    at = i + 2 + name_len
+    return head[at] if at < len(head) else None
