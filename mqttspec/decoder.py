@@ -10,7 +10,7 @@ After a violation the decoder stays failed: the connection must close.
 
 The protocol level is either given (a client knows what it sent in CONNECT) or learnt from
 the first CONNECT (a server).  `peer` names who sent the bytes ("client", "server", or None
-for no direction checks).
+for no direction checks).  `keep_raw` keeps each packet's bytes in `last_raw` (for logs).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Decoder:
         protocol_level: int | None = None,
         peer: str | None = None,
         max_packet_size: int | None = None,
+        keep_raw: bool = False,
     ) -> None:
         if protocol_level not in (None, 3, 4, 5):
             raise ValueError(f"protocol level must be 3, 4 or 5, not {protocol_level!r}")
@@ -59,6 +60,8 @@ class Decoder:
         self._buf = bytearray()
         self._pos = 0
         self._error: ProtocolViolation | None = None
+        self.keep_raw = keep_raw
+        self.last_raw = b""  # with keep_raw: the bytes of the packet last returned
 
     def feed(self, data: bytes) -> None:
         self._buf += data
@@ -118,6 +121,8 @@ class Decoder:
         if len(buf) - i < length:
             return None
         body = bytes(buf[i : i + length])
+        if self.keep_raw:
+            self.last_raw = bytes(buf[pos : i + length])
         self._pos = i + length
         if self._pos >= _COMPACT_AT or self._pos == len(buf):
             self._compact()
