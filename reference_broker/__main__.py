@@ -2,9 +2,12 @@
 
 Strategy: every configuration option is also a command-line option (`--maximum-qos 1`,
 `--retain-available false`, `--maximum-packet-size none`), applied over the `--config` file
-(JSON or TOML).  The effective configuration and the bound address are printed at start-up;
+(JSON or TOML).  The effective configuration and the bound addresses are printed at start-up
+(TLS / WebSocket listeners first, the plain TCP "listening on" line last);
 a bad option or an unusable address is one line on stderr and a non-zero exit.  With
 `--trace FILE` the statement trace is written on shutdown and on SIGUSR1.
+`python -m reference_broker passwd FILE USER` adds or changes a user of a password file
+(passwords.py); the password and ACL files are read, and refused in one line, before start.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from reference_broker.auth import Security
 from reference_broker.config import BrokerConfig, ConfigError, load_config, option_help, parse_value
+from reference_broker.listeners import ListenerError
 from reference_broker.server import Broker
 
 
@@ -43,9 +48,8 @@ async def serve(config: BrokerConfig, trace: str | None) -> int:
     broker = Broker(config, trace_file=trace)
     try:
         await broker.start()
-    except OSError as exc:
-        print(f"error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}",
-              file=sys.stderr)
+    except ListenerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,6 +60,9 @@ async def serve(config: BrokerConfig, trace: str | None) -> int:
     print("reference broker configuration:")
     for line in config.describe():
         print(f"  {line}")
+    for name, port in broker.ports.items():
+        if name != "tcp":
+            print(f"{name} listener on {config.host}:{port}")
     print(f"listening on {config.host}:{broker.port}", flush=True)  # ready for signals
     try:
         await stop.wait()
@@ -66,11 +73,18 @@ async def serve(config: BrokerConfig, trace: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["passwd"]:
+        from reference_broker.passwords import passwd_main
+        return passwd_main(args[1:])
     try:
-        config, trace = parse_args(argv)
+        config, trace = parse_args(args)
+        security = Security.from_config(config)  # password and ACL files usable?
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in security.warnings(config.host):
+        print(f"warning: {warning}", file=sys.stderr)
     return asyncio.run(serve(config, trace))
 
 

@@ -32,6 +32,18 @@ def _opt(default: Any, help: str, lo: float | None = None, hi: float | None = No
 class BrokerConfig:
     host: str = _opt("127.0.0.1", "address to listen on")
     port: int = _opt(0, "TCP port to listen on (0: the OS picks)", 0, 65535)
+    tls_port: int | None = _opt(None, "TLS port (0: the OS picks; none: no TLS listener)",
+                                0, 65535)
+    websocket_port: int | None = _opt(
+        None, "MQTT over WebSocket port (0: the OS picks; none: off)", 0, 65535)
+    wss_port: int | None = _opt(
+        None, "MQTT over WebSocket over TLS port (0: the OS picks; none: off)", 0, 65535)
+    tls_certfile: str | None = _opt(None, "PEM certificate (chain) of the TLS listeners")
+    tls_keyfile: str | None = _opt(None, "PEM private key (none: it is in tls_certfile)")
+    tls_cafile: str | None = _opt(None, "PEM CA certificates that client certificates must "
+                                  "chain to")
+    tls_require_client_cert: bool = _opt(False, "refuse TLS clients without a valid "
+                                         "certificate")
     maximum_qos: int = _opt(2, "highest QoS accepted from and granted to clients", 0, 2)
     retain_available: bool = _opt(True, "retained messages supported")
     wildcard_subscription_available: bool = _opt(True, "'+' and '#' in Topic Filters")
@@ -54,11 +66,20 @@ class BrokerConfig:
     max_inflight: int = _opt(100, "unacknowledged QoS 1/2 PUBLISH sent per session", 1, 65535)
     max_queued: int = _opt(1000, "messages queued per session before dropping", 0, 10_000_000)
     max_connections: int = _opt(10_000, "simultaneous network connections", 1, 10_000_000)
+    password_file: str | None = _opt(
+        None, "users and salted password hashes (python -m reference_broker passwd FILE USER)")
+    allow_anonymous: bool | None = _opt(
+        None, "accept clients without a user name (none: only when there is no password_file)")
+    acl_file: str | None = _opt(None, "topic access rules (none: every topic is allowed)")
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         for f in fields(self):
             _check(f.name, hints[f.name], getattr(self, f.name), f.metadata)
+        if (self.tls_port is not None or self.wss_port is not None) and not self.tls_certfile:
+            raise ConfigError("option tls_certfile: required by tls_port and wss_port")
+        if self.tls_require_client_cert and not self.tls_cafile:
+            raise ConfigError("option tls_cafile: required by tls_require_client_cert")
 
     def describe(self) -> list[str]:
         """One 'name = value' line per option, for the start-up listing."""

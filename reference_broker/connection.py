@@ -6,11 +6,14 @@ when the socket closes, and calls `check_keep_alive(now)` when the deadline it w
 passes.  The engine appends encoded packets to `outbox` (then calls `on_output`) and asks to
 close the connection by calling `on_close`; unit tests simply read `outbox` and `closed`.
 
-States: "new" (only CONNECT may arrive), "open" (CONNACK 0x00 sent), "closed" (nothing more is
-processed or sent: MQTT-3.1.4-5 / MQTT-3.1.4-6, MQTT-3.14.4-1).  Outgoing messages wait in the
-session's queue and are sent by `pump()` while the client's Receive Maximum allows
-(MQTT-3.3.4-9), after resending what an earlier connection left unacknowledged (MQTT-4.4.0-1).
-Application-message flows live in flows.py; this module is the connection's life cycle.
+States: "new" (only CONNECT may arrive; then, while an MQTT 5 enhanced authentication runs,
+only AUTH or DISCONNECT: `authenticating`), "open" (CONNACK 0x00 sent), "closed"
+(nothing more is processed or sent: MQTT-3.1.4-5 / MQTT-3.1.4-6, MQTT-3.14.4-1).  Outgoing
+messages wait in the session's queue and are sent by `pump()` while the client's Receive
+Maximum allows (MQTT-3.3.4-9), after resending what an earlier connection left
+unacknowledged (MQTT-4.4.0-1).  Application-message flows live in flows.py, authentication
+and authorization (who the client is, AUTH exchanges) in auth.py; this module is the
+connection's life cycle.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ from mqttspec import (
 )
 from mqttspec import reason_codes as rc
 from mqttspec.types import PacketType
-from reference_broker import flows, handshake
+from reference_broker import auth, flows, handshake
 
 if TYPE_CHECKING:
+    from reference_broker.acl import Rules
     from reference_broker.core import Core
     from reference_broker.session import Session
 
@@ -74,6 +78,10 @@ class Connection:
         self.aliases_in: dict[int, str] = {}  # Topic Alias -> Topic Name, client to server
         self.aliases_out: dict[str, int] = {}  # Topic Name -> Topic Alias, server to client
         self.alias_max_out = 0
+        # what the client may do, and who it is (auth.py; None: anonymous, no exchange).
+        # Two attributes only: past 30, CPython stops sharing the instance dict's keys.
+        self.acl: Rules | None = None  # topic rules; None: everything is allowed
+        self.auth: auth.AuthState | None = None
         self._counted = True
         core.open_connections += 1
 
@@ -83,6 +91,16 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self.state == "closed"
+
+    @property
+    def username(self) -> str | None:
+        """The verified user name (None: anonymous)."""
+        return None if self.auth is None else self.auth.username
+
+    @property
+    def authenticating(self) -> bool:
+        """CONNECT received, enhanced authentication running, no CONNACK yet."""
+        return self.auth is not None and self.auth.pending is not None
 
     def hit(self, v3: str = "", v5: str = "") -> None:
         self.trace.hit(self.level, v3, v5)
@@ -96,6 +114,9 @@ class Connection:
             return
         self.last_received = now
         if self.state == "new":
+            if self.authenticating:
+                auth.exchange_in(self, packet, now)  # only AUTH or DISCONNECT may come
+                return
             assert isinstance(packet, Connect)  # the Decoder refuses anything else first
             self._connect(packet, now)
             return
@@ -112,8 +133,7 @@ class Connection:
             self.hit("MQTT-3.1.0-2", "MQTT-3.1.0-2")  # a second CONNECT
             self.protocol_error(rc.PROTOCOL_ERROR, "second CONNECT", now)
         elif isinstance(packet, Auth):
-            # No Authentication Method was given in CONNECT (MQTT-4.12.0-7)
-            self.protocol_error(rc.PROTOCOL_ERROR, "AUTH without Authentication Method", now)
+            auth.auth_in(self, packet, now)  # re-authentication (MQTT 5 section 4.12.1)
         else:
             flows.dispatch(self, session, packet, now)
 
@@ -121,6 +141,12 @@ class Connection:
                   ) -> None:
         """The Decoder refused the client's bytes."""
         if self.state == "closed":
+            return
+        if self.state == "new" and self.authenticating:
+            self.trace.hit_ids(5, exc.statements)  # a bad packet during an AUTH exchange
+            code = exc.reason_code
+            self.refuse(code if code in rc.ALLOWED_V5[PacketType.CONNACK] else
+                        rc.PROTOCOL_ERROR, now, exc.detail)
             return
         if self.state == "new":
             self._bad_connect(exc, now, level_hint)
@@ -169,18 +195,24 @@ class Connection:
     # -- CONNECT ------------------------------------------------------------------------------
 
     def _connect(self, c: Connect, now: float) -> None:
-        self.level = level = c.protocol_level
+        self.level = c.protocol_level
         self.hit("MQTT-3.1.0-1", "MQTT-3.1.0-1")  # the first packet is a CONNECT
-        code = handshake.refusal(c, self.config, self.core.open_connections, self.trace)
+        code = handshake.refusal(c, self.config, self.core.open_connections, self.trace,
+                                 self.core.security.methods)
         if code is not None:
-            self._refuse(code, now)
+            self.refuse(code, now)
             return
+        self.client_id = c.client_id or self.core.assign_client_id()  # ACL rules use it
+        auth.connect_in(self, c, now)  # then accept(), refuse() or an AUTH exchange
+
+    def accept(self, c: Connect, now: float, auth_properties: Properties | None = None
+               ) -> None:
+        """The CONNECT passed every check (and authentication): CONNACK 0x00."""
+        level = self.level
         self.hit("MQTT-3.1.4-3", "MQTT-3.1.4-4")
-        client_id, assigned = c.client_id, False
-        if not client_id:
-            client_id, assigned = self.core.assign_client_id(), True
+        client_id, assigned = self.client_id, not c.client_id
+        if assigned:
             self.hit("MQTT-3.1.3-6", "MQTT-3.1.3-6")
-        self.client_id = client_id
         props = c.properties
         expiry = handshake.session_expiry(c, self.config)
         self.keep_alive = c.keep_alive
@@ -208,17 +240,21 @@ class Connection:
         connack = Connack(session_present=present and level > 3, protocol_level=level)
         if level == 5:
             connack = replace(connack, properties=handshake.connack_properties(
-                c, self.config, client_id, assigned, expiry, self.trace))
+                c, self.config, client_id, assigned, expiry, self.trace, auth_properties))
         self.send(connack)
         if session.inflight:
             self.resend_pending = True
         self.pump(now)
 
-    def _refuse(self, code: int, now: float) -> None:
+    def refuse(self, code: int, now: float, reason: str = "") -> None:
+        """CONNACK with a refusal code (MQTT 5: and a Reason String), then close."""
         self.hit("MQTT-3.2.2-4", "MQTT-3.2.2-6")  # Session Present 0 with a refusal
         self.hit("MQTT-3.2.2-5", "MQTT-3.2.2-7")  # ... and the connection is closed
-        self.send(Connack(session_present=False, reason_code=code, protocol_level=self.level))
+        props = Properties(reason_string=reason[:200]) if reason and self.level == 5 else None
+        self.send(Connack(session_present=False, reason_code=code, protocol_level=self.level,
+                          properties=props or Properties()))
         self.refused = True
+        self.auth = None
         self._close(now, f"CONNECT refused (0x{code:02X})", will=False)
 
     def _bad_connect(self, exc: ProtocolViolation, now: float, level_hint: int | None) -> None:
@@ -266,6 +302,10 @@ class Connection:
             self.send_disconnect(code if code in _SERVER_DISCONNECT else rc.PROTOCOL_ERROR,
                                  detail)
         self._close(now, f"protocol error 0x{code:02X}: {detail}", will=True)
+
+    def close(self, now: float, reason: str, will: bool) -> None:
+        """Close the network connection (a DISCONNECT, if any, was sent by the caller)."""
+        self._close(now, reason, will)
 
     def send_disconnect(self, code: int, reason: str) -> None:
         if self.state != "open" or self.level < 5:

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mqttspec import Will
+from reference_broker.auth import Security
 from reference_broker.config import BrokerConfig
 from reference_broker.model import Delivery, Message
 from reference_broker.retained import RetainedStore
@@ -31,9 +32,12 @@ if TYPE_CHECKING:
 
 
 class Core:
-    def __init__(self, config: BrokerConfig | None = None, trace: Trace | None = None) -> None:
+    def __init__(self, config: BrokerConfig | None = None, trace: Trace | None = None,
+                 security: Security | None = None) -> None:
         self.config = config or BrokerConfig()
         self.trace = trace or Trace()
+        # password file, ACL, anonymous access (ConfigError if a file is unusable)
+        self.security = security or Security.from_config(self.config)
         self.sessions: dict[str, Session] = {}
         self.retained = RetainedStore()
         self.index = SubscriptionIndex()

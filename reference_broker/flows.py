@@ -10,6 +10,12 @@ but not delivered twice (MQTT-4.3.3-10).  Outgoing messages leave the session qu
 (MQTT-4.6.0-5, -6) while the client's Receive Maximum allows (MQTT-3.3.4-9, MQTT-4.9.0-2);
 each PUBLISH is built for the subscriber at send time: its QoS, RETAIN flag, Subscription
 Identifiers, Message Expiry Interval minus the time waited (MQTT-3.3.2-6), Topic Alias.
+
+Topic ACL (acl.py; `conn.acl` is None when everything is allowed): a PUBLISH the client may
+not write is acknowledged and dropped (3.x: a positive acknowledgement, MQTT-3.3.5-2; 5.0:
+PUBACK / PUBREC 0x87, dropped silently at QoS 0); a Topic Filter it may not read gets SUBACK
+0x80 (3.1.1) / 0x87 (5.0), and closes an MQTT 3.1 connection, whose SUBACK has no failure
+code; every message is checked again when it is sent, retained messages and Wills included.
 """
 
 from __future__ import annotations
@@ -88,6 +94,9 @@ def publish_in(conn: Connection, session: Session, p: Publish, now: float) -> No
         hit("MQTT-4.3.3-2", "MQTT-4.3.3-10")  # acknowledged again, not delivered again
         conn.send(Pubrec(packet_id=pid, protocol_level=level))
         return
+    if conn.acl is not None and not conn.acl.may_write(topic):
+        _publish_refused(conn, session, p, topic)
+        return
     if props.topic_alias is not None or props.subscription_identifiers:
         props = replace(props, topic_alias=None, subscription_identifiers=())
     # 3.x clients were not told retain is unavailable: such a message is simply not retained
@@ -105,6 +114,25 @@ def publish_in(conn: Connection, session: Session, p: Publish, now: float) -> No
         hit("MQTT-4.3.3-2", "MQTT-4.3.3-8")
         hit("MQTT-2.3.1-6", "MQTT-2.2.1-5")
         conn.send(Pubrec(packet_id=pid, reason_code=code, protocol_level=level))
+
+
+def _publish_refused(conn: Connection, session: Session, p: Publish, topic: str) -> None:
+    """The ACL does not let the client publish to `topic`: acknowledge, do not deliver."""
+    pid, level = p.packet_id, conn.level
+    if pid is None:
+        return  # QoS 0: dropped, nothing to answer
+    if level < 5:  # MQTT-3.3.5-2: a positive acknowledgement by the QoS rules
+        conn.hit("MQTT-3.3.5-2")
+        if p.qos == 2:
+            session.incoming_qos2[pid] = None  # PUBREL still gets its PUBCOMP
+            conn.send(Pubrec(packet_id=pid, protocol_level=level))
+        else:
+            conn.send(Puback(packet_id=pid, protocol_level=level))
+        return
+    props = Properties(reason_string=f"not authorized to publish to {topic!r}"[:200])
+    ack = Pubrec if p.qos == 2 else Puback  # 0x87 ends a QoS 2 flow at PUBREC
+    conn.send(ack(packet_id=pid, reason_code=rc.NOT_AUTHORIZED, properties=props,
+                  protocol_level=5))
 
 
 def dispatch(conn: Connection, session: Session, packet: Packet, now: float) -> None:
@@ -188,7 +216,7 @@ def _subscribe(conn: Connection, session: Session, s: Subscribe, now: float) -> 
         code = _subscribe_one(conn, session, sub, sub_id, now, retained)
         if code is None:  # MQTT 3.1 has no SUBACK failure code: the connection is closed
             conn.protocol_error(rc.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED,
-                                "wildcard subscriptions are not available", now)
+                                f"subscription to {sub.topic_filter!r} refused", now)
             return
         codes.append(code)
     if len(codes) > 1:
@@ -198,7 +226,9 @@ def _subscribe(conn: Connection, session: Session, s: Subscribe, now: float) -> 
     hit("MQTT-3.9.3-1", "MQTT-3.9.3-1")
     hit("MQTT-3.9.3-2", "MQTT-3.9.3-2")
     props = NO_PROPERTIES
-    if level == 5 and any(code >= 0x80 for code in codes):
+    if level == 5 and rc.NOT_AUTHORIZED in codes:
+        props = Properties(reason_string="subscription refused: not authorized")
+    elif level == 5 and any(code >= 0x80 for code in codes):
         props = Properties(reason_string="subscription refused: feature not available")
     conn.send(Suback(packet_id=s.packet_id, reason_codes=tuple(codes), properties=props,
                      protocol_level=level))
@@ -220,6 +250,9 @@ def _subscribe_one(conn: Connection, session: Session, sub: Subscription,
     elif not config.wildcard_subscription_available and ("+" in plain or "#" in plain):
         hit("MQTT-3.8.3-2")
         failure = rc.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED
+    elif conn.acl is not None and not conn.acl.may_subscribe(plain):
+        hit("MQTT-3.8.4-5", "MQTT-3.8.4-7")  # the code says the subscription failed
+        failure = rc.NOT_AUTHORIZED
     if failure is not None:
         return failure if level == 5 else (0x80 if level == 4 else None)
     granted = min(sub.qos, config.maximum_qos)
@@ -283,12 +316,15 @@ def _unsubscribe(conn: Connection, session: Session, u: Unsubscribe) -> None:
 def pump(conn: Connection, session: Session, now: float) -> None:
     if conn.paused or (conn.resend_pending and not _resend(conn, session)):
         return
-    queue = session.queue
+    queue, acl = session.queue, conn.acl
     while queue and conn.state == "open" and not conn.paused:
         delivery = queue[0]
         if delivery.message.expired(now):
             queue.popleft()
             conn.hit("", "MQTT-3.3.2-5")
+            continue
+        if acl is not None and not acl.may_read(delivery.message.topic):
+            queue.popleft()  # the ACL, checked at delivery: not for this client
             continue
         pid = None
         if delivery.qos:
@@ -310,9 +346,12 @@ def pump(conn: Connection, session: Session, now: float) -> None:
 def _resend(conn: Connection, session: Session) -> bool:
     """Re-send, in order and with the original Packet Identifiers, what an earlier connection
     left unacknowledged (MQTT-4.4.0-1); False while the Receive Maximum holds some back."""
-    level = conn.level
+    level, acl = conn.level, conn.acl
     for pid, entry in list(session.inflight.items()):
         if entry.sent:
+            continue
+        if acl is not None and not entry.released and not acl.may_read(entry.publish.topic):
+            del session.inflight[pid]  # e.g. the session was resumed by another user
             continue
         if conn.outstanding >= conn.receive_maximum:
             return False

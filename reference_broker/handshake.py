@@ -1,10 +1,12 @@
 """CONNECT / CONNACK rules that need no connection state: pure functions of packet + config.
 
 Strategy: `refusal()` answers "must this CONNECT be refused, and with which CONNACK code?",
-checking the rules in the order the spec lists them; `connack_properties()` builds what an
-MQTT 5 server declares about itself (MQTT 5 section 3.2.2.3); `peek_connect_level()` reads the
-Protocol Level of a CONNECT the decoder refused, so the refusal can be written in the
-client's own protocol version.
+checking the rules in the order the spec lists them, up to the choice of authentication
+method (unsupported: 0x8C, MQTT-4.12.0-1); authentication and authorization come next, in
+auth.py.  `connack_properties()` builds what an MQTT 5 server declares about itself (MQTT 5
+section 3.2.2.3), plus the Authentication Method and Data ending an enhanced authentication.
+`peek_connect_level()` reads the Protocol Level of a CONNECT the decoder refused, so the
+refusal can be written in the client's own protocol version.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ IDENTIFIER_REJECTED = 0x02
 SERVER_UNAVAILABLE = 0x03
 
 
-def refusal(c: Connect, config: BrokerConfig, open_connections: int, trace: Trace
-            ) -> int | None:
-    """The CONNACK code refusing `c`, or None to accept it."""
+def refusal(c: Connect, config: BrokerConfig, open_connections: int, trace: Trace,
+            methods: frozenset[str] = frozenset()) -> int | None:
+    """The CONNACK code refusing `c`, or None to go on to authentication (auth.py);
+    `methods` are the enhanced authentication methods offered."""
     level = c.protocol_level
     hit = trace.hit
     if open_connections > config.max_connections:
@@ -44,9 +47,8 @@ def refusal(c: Connect, config: BrokerConfig, open_connections: int, trace: Trac
     if level < 5:
         return None
     props = c.properties
-    if props.authentication_method is not None:
-        # No enhanced authentication method is offered (yet): MQTT-4.12.0-1
-        hit(level, "", "MQTT-4.12.0-1")
+    if props.authentication_method is not None and props.authentication_method not in methods:
+        hit(level, "", "MQTT-4.12.0-1")  # a method the server does not offer
         return rc.BAD_AUTHENTICATION_METHOD
     will = c.will
     if will is not None and will.qos > config.maximum_qos:
@@ -68,11 +70,19 @@ def session_expiry(c: Connect, config: BrokerConfig) -> int:
 
 
 def connack_properties(c: Connect, config: BrokerConfig, client_id: str, assigned: bool,
-                       expiry: int, trace: Trace) -> Properties:
-    """What an MQTT 5 server tells the client about itself in a successful CONNACK."""
+                       expiry: int, trace: Trace, auth: Properties | None = None
+                       ) -> Properties:
+    """What an MQTT 5 server tells the client about itself in a successful CONNACK;
+    `auth` holds the Authentication Method and Data closing an enhanced authentication."""
     hit = trace.hit
     props = c.properties
     values: dict[str, Any] = {}
+    if auth is not None:
+        hit(5, "", "MQTT-4.12.0-5")  # the CONNECT's Authentication Method
+        values["authentication_method"] = auth.authentication_method
+        values["authentication_data"] = auth.authentication_data
+    elif props.authentication_method is None:
+        hit(5, "", "MQTT-4.12.0-6")  # no Authentication Method in the CONNACK
     if expiry != (props.session_expiry_interval or 0):
         values["session_expiry_interval"] = expiry
     if config.receive_maximum < 65535:

@@ -1,17 +1,15 @@
-"""The I/O layer: an asyncio TCP server feeding bytes to the sans-IO engine.
+"""The I/O layer: the embeddable `Broker` (its listeners, the core's timer) and `ThreadedBroker`.
 
-Strategy: one `asyncio.Protocol` per network connection owns a `Decoder` (peer "client", the
-configured Maximum Packet Size, so an oversized packet is refused from its header and never
-buffered) and a `Connection` engine.  Bytes in -> decoded packets -> engine; the engine's
-output is written to the transport as soon as it is produced, whichever connection produced
-it.  Time comes from the loop's monotonic clock; three kinds of timer drive the engine: the
-CONNECT timeout, each connection's keep-alive deadline, and the core's next Will / Session
-Expiry deadline.  Any exception escaping the engine is logged and closes that connection
-only: nothing a client sends may stop the broker.  A client that stops reading pauses the
-transport (asyncio write flow control); its messages then wait in its capped session queue.
+Strategy: `Broker.start` opens the configured listeners (listeners.py: plain TCP always; TLS,
+MQTT over WebSocket and WebSocket over TLS on request), each of whose connections is served by
+one transport-agnostic `ClientLink` (link.py: bytes in -> Decoder -> engine -> bytes out,
+CONNECT timeout, keep alive, flow control).  Time comes from the loop's monotonic clock; the
+core's next Will / Session Expiry deadline is one timer here.  `stop` closes the listeners,
+tells every client the server is going away (MQTT 5: DISCONNECT 0x8B) and writes the trace.
 
-`Broker` is embeddable (`async with Broker(config) as broker: broker.port`); `ThreadedBroker`
-runs one in a background thread with its own loop for synchronous code such as tests.
+`Broker` is embeddable (`async with Broker(config) as broker: broker.port`, `broker.ports`
+for every listener); `ThreadedBroker` runs one in a background thread with its own loop for
+synchronous code such as tests.
 """
 
 from __future__ import annotations
@@ -22,127 +20,15 @@ import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from mqttspec import Decoder, ProtocolViolation
 from reference_broker.config import BrokerConfig
-from reference_broker.connection import Connection
 from reference_broker.core import Core
-from reference_broker.handshake import peek_connect_level
+from reference_broker.link import ClientLink
+from reference_broker.listeners import open_listeners
 
 log = logging.getLogger("reference_broker")
 T = TypeVar("T")
-_HEAD = 64  # bytes of a connection's start kept to read a refused CONNECT's Protocol Level
-
-
-class _Client(asyncio.Protocol):
-    def __init__(self, broker: Broker) -> None:
-        self.broker = broker
-        self.loop = asyncio.get_running_loop()
-        self.transport: asyncio.Transport | None = None
-        self.head = b""
-        self.done = asyncio.Event()
-        self._timer: asyncio.TimerHandle | None = None
-        now = self.loop.time()
-        self.conn = Connection(broker.core, now)
-        self.conn.on_output = self._flush
-        self.conn.on_close = self._close
-        self.decoder = Decoder(peer="client", max_packet_size=broker.config.maximum_packet_size)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.broker.clients.add(self)
-        self._timer = self.loop.call_later(self.broker.config.connect_timeout,
-                                           self._connect_timeout)
-
-    def data_received(self, data: bytes) -> None:
-        conn = self.conn
-        if conn.closed:
-            return
-        try:
-            was_new = conn.state == "new"
-            if was_new and len(self.head) < _HEAD:
-                self.head += data[: _HEAD - len(self.head)]
-            self.decoder.feed(data)
-            now = self.loop.time()
-            try:
-                for packet in self.decoder:
-                    conn.receive(packet, now)
-                    if conn.closed:
-                        break
-            except ProtocolViolation as exc:
-                conn.violation(exc, now, peek_connect_level(self.head))
-            if was_new and conn.state == "open":
-                self.head = b""
-                self._arm_keep_alive(now)
-        except Exception:
-            log.exception("internal error on %r; closing it", conn)
-            self._abort()
-        self.broker.schedule_core_timer()
-
-    def pause_writing(self) -> None:
-        self.conn.paused = True  # a client that does not read: stop feeding it messages
-
-    def resume_writing(self) -> None:
-        self.conn.paused = False
-        try:
-            self.conn.pump(self.loop.time())
-        except Exception:
-            log.exception("internal error on %r; closing it", self.conn)
-            self._abort()
-
-    def eof_received(self) -> bool | None:
-        return False  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.broker.clients.discard(self)
-        if self._timer is not None:
-            self._timer.cancel()
-        try:
-            self.conn.connection_lost(self.loop.time())
-        except Exception:
-            log.exception("internal error closing %r", self.conn)
-        self.done.set()
-        self.broker.schedule_core_timer()
-
-    # -- engine hooks ----------------------------------------------------------------------
-
-    def _flush(self) -> None:
-        transport = self.transport
-        out = self.conn.take_output()
-        if transport is not None and not transport.is_closing():
-            transport.writelines(out)
-
-    def _close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()  # after writing what is buffered
-
-    def _abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
-
-    # -- timers ----------------------------------------------------------------------------
-
-    def _connect_timeout(self) -> None:
-        self._timer = None
-        self.conn.connect_timed_out(self.loop.time())
-
-    def _arm_keep_alive(self, now: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        deadline = self.conn.check_keep_alive(now)
-        if deadline is not None:
-            self._timer = self.loop.call_at(deadline, self._keep_alive, deadline)
-
-    def _keep_alive(self, deadline: float) -> None:
-        self._timer = None
-        try:
-            self._arm_keep_alive(max(self.loop.time(), deadline))
-        except Exception:
-            log.exception("internal error on %r; closing it", self.conn)
-            self._abort()
-        self.broker.schedule_core_timer()
 
 
 class Broker:
@@ -153,20 +39,26 @@ class Broker:
         self.config = config or BrokerConfig()
         self.core = Core(self.config)
         self.trace_file = trace_file
-        self.clients: set[_Client] = set()
-        self._server: asyncio.Server | None = None
+        self.clients: set[ClientLink] = set()
+        self._servers: dict[str, asyncio.Server] = {}
         self._core_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Client(self), self.config.host,
-                                                self.config.port)
+        """Open every configured listener (`ListenerError`: one line saying why not)."""
+        self._servers = await open_listeners(self)
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """The bound port of each listener: "tcp", and "tls", "ws", "wss" when configured."""
+        if not self._servers:
+            raise RuntimeError("the broker is not started")
+        return {name: int(server.sockets[0].getsockname()[1])
+                for name, server in self._servers.items()}
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            raise RuntimeError("the broker is not started")
-        return int(self._server.sockets[0].getsockname()[1])
+        """The plain TCP listener's port."""
+        return self.ports["tcp"]
 
     @property
     def host(self) -> str:
@@ -174,31 +66,23 @@ class Broker:
 
     async def stop(self) -> None:
         """Stop accepting, disconnect every client (MQTT 5: DISCONNECT 0x8B), write the trace."""
-        server, self._server = self._server, None
-        if server is not None:
+        servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
             server.close()
         if self._core_timer is not None:
             self._core_timer.cancel()
             self._core_timer = None
         clients = list(self.clients)
-        now = asyncio.get_running_loop().time()
         for client in clients:
-            try:
-                client.conn.shutdown(now)
-            except Exception:
-                log.exception("internal error stopping %r", client.conn)
-                client._abort()
-            if client.transport is not None and not client.transport.is_closing():
-                client.transport.close()
+            client.shutdown()
         if clients:
-            waits = [asyncio.ensure_future(client.done.wait()) for client in clients]
+            waits = [client.closed() for client in clients]
             _, pending = await asyncio.wait(waits, timeout=2.0)
-            for client in clients:
-                if not client.done.is_set():
-                    client._abort()
-            for task in pending:
-                task.cancel()
-        if server is not None:
+            if pending:
+                for client in clients:
+                    if not client.closed().done():
+                        client.sink.abort()
+        for server in servers:
             await server.wait_closed()
         self.write_trace()
 
@@ -220,7 +104,7 @@ class Broker:
         if timer is not None and (deadline is None or timer.when() != deadline):
             timer.cancel()
             self._core_timer = timer = None
-        if deadline is not None and timer is None and self._server is not None:
+        if deadline is not None and timer is None and self._servers:
             loop = asyncio.get_running_loop()
             self._core_timer = loop.call_at(deadline, self._core_tick, deadline)
 
@@ -255,6 +139,10 @@ class ThreadedBroker:
     @property
     def port(self) -> int:
         return self.broker.port
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return self.broker.ports
 
     @property
     def host(self) -> str:
