@@ -8,6 +8,7 @@ a bad option or an unusable address is one line on stderr and a non-zero exit.  
 `--trace FILE` the statement trace is written on shutdown and on SIGUSR1.
 `python -m reference_broker passwd FILE USER` adds or changes a user of a password file
 (passwords.py); the password and ACL files are read, and refused in one line, before start.
+`python -m reference_broker trace-report FILE...` prints how much of the spec traces exercised.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["passwd"]:
         from reference_broker.passwords import passwd_main
         return passwd_main(args[1:])
+    if args[:1] == ["trace-report"]:
+        from reference_broker.trace import report_main
+        return report_main(args[1:])
     try:
         config, trace = parse_args(args)
         security = Security.from_config(config)  # password and ACL files usable?

@@ -4,12 +4,15 @@ Strategy: each check that enforces a statement calls `hit(level, v3_id, v5_id)` 
 the rule in MQTT 3.1.1 numbering and in MQTT 5.0 numbering (either may be empty where the
 version has no such statement; MQTT 3.1 connections count under 3.1.1, as the wire package
 does).  The same ID names different rules in the two versions, so counts are kept per
-version.  `snapshot()` returns plain dicts; `write()` stores them as JSON.
+version.  `snapshot()` returns plain dicts; `write()` stores them as JSON; `coverage_lines()`
+compares a trace with the catalogue's server-binding statements (`python -m reference_broker
+trace-report FILE...`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -47,3 +50,59 @@ class Trace:
 
     def write(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.snapshot(), indent=2) + "\n", encoding="utf-8")
+
+
+def merge(snapshots: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Several traces (e.g. every broker a test run started) as one."""
+    total: dict[str, Counter[str]] = {V311: Counter(), V5: Counter()}
+    for snapshot in snapshots:
+        for version, counts in snapshot.items():
+            total.setdefault(version, Counter()).update(counts)
+    return {version: dict(sorted(counter.items())) for version, counter in total.items()}
+
+
+def coverage_lines(snapshot: dict[str, dict[str, int]]) -> list[str]:
+    """How much of the server-binding spec a trace exercised, per version and chapter, read
+    from the statement catalogue (never a hand-kept number)."""
+    from mqttspec.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    lines = []
+    for version in (V311, V5):
+        binding = list(catalogue.for_version(version).binding_server())
+        seen = snapshot.get(version, {})
+        hit = [s for s in binding if s.id in seen]
+        unknown = sorted(set(seen) - {s.id for s in catalogue.for_version(version)})
+        lines.append(f"MQTT {version}: {len(hit)} of {len(binding)} server-binding statements "
+                     f"exercised ({100 * len(hit) / len(binding):.0f}%)")
+        chapters: dict[str, list[int]] = {}
+        for s in binding:
+            counts = chapters.setdefault(s.section.split(".")[0], [0, 0])
+            counts[0] += s.id in seen
+            counts[1] += 1
+        lines.append("  by chapter: " + ", ".join(
+            f"{chapter}: {done}/{of}" for chapter, (done, of) in sorted(
+                chapters.items(), key=lambda item: int(item[0]))))
+        missing = [s.id for s in binding if s.id not in seen]
+        if missing:
+            lines.append(f"  not exercised: {' '.join(missing)}")
+        if unknown:
+            lines.append(f"  not in the catalogue: {' '.join(unknown)}")
+    return lines
+
+
+def report_main(argv: list[str]) -> int:
+    """`python -m reference_broker trace-report FILE...`: the coverage of merged traces."""
+    if not argv:
+        print("usage: python -m reference_broker trace-report TRACE.json [...]",
+              file=sys.stderr)
+        return 2
+    snapshots = []
+    for name in argv:
+        try:
+            snapshots.append(json.loads(Path(name).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read trace {name}: {exc}", file=sys.stderr)
+            return 2
+    print("\n".join(coverage_lines(merge(snapshots))))
+    return 0
