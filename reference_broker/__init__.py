@@ -1,9 +1,12 @@
 """The reference broker: a deliberately simple MQTT 3.1 / 3.1.1 / 5.0 broker written from the
 spec, on top of `mqttspec`.
 
-Layers, from the wire up: `server` (asyncio TCP, timers) feeds `connection` (the sans-IO engine
-of one network connection; `handshake` and `flows` hold its rules), which works on `core`
-(sessions, routing, wills, expiry) with `session`, `subscriptions`, `retained` and `model`.
+Layers, from the wire up: `listeners` open TCP, TLS, WebSocket (`websocket`: RFC 6455) and
+WebSocket-over-TLS servers; `link` is one connection's bytes whatever the transport, feeding
+`connection` (the sans-IO engine of one network connection; `handshake`, `flows` and `auth`
+hold its rules), which works on `core` (sessions, routing, wills, expiry) with `session`,
+`subscriptions`, `retained` and `model`.  `server` owns the listeners and timers (`Broker`,
+`ThreadedBroker`).  `passwords`, `scram` and `acl` are the security files and methods;
 `config` holds every optional capability; `trace` counts the statements exercised.
 """
 
