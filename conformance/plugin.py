@@ -1,0 +1,208 @@
+"""The pytest plugin: `pytest conformance --broker HOST:PORT` runs the suite against a broker.
+
+Strategy: the cases are not pytest test functions; the plugin collects the modules under
+conformance/cases/ itself and makes one item per (case, protocol version).  An item runs its
+case in `setup()` (talking to the broker is the harness's part: an exception there is a
+pytest ERROR) and judges in `runtest()`: FAIL fails, NOT APPLICABLE skips, PASS / NON-STRICT /
+INFO pass, the exact outcome travelling in `user_properties` so JUnit XML and pytest-xdist
+carry it.  Without `--broker` the embedded reference broker is started once per process, on
+127.0.0.1 and a port the OS picks, and stopped at the end.  `--results FILE` writes every
+result, with its wire log, as JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from conformance.case import REGISTRY, Case, Outcome, Result, result_json, run_case
+from conformance.target import (
+    Target,
+    TargetError,
+    load_profile,
+    parse_address,
+    parse_levels,
+)
+
+CASES_DIR = Path(__file__).parent / "cases"
+_embedded: Any = None  # the reference broker started when no --broker is given
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mqtt-conformance", "MQTT conformance suite")
+    group.addoption("--broker", metavar="HOST:PORT", default=None,
+                    help="broker to test (default: the embedded reference broker)")
+    group.addoption("--broker-profile", metavar="FILE", default=None,
+                    help="JSON target profile: versions, capabilities, TLS, credentials")
+    group.addoption("--mqtt-versions", metavar="LIST", default=None,
+                    help="protocol versions to test, e.g. 3.1.1,5.0 (default: all three)")
+    group.addoption("--broker-tls", action="store_true", default=False)
+    group.addoption("--broker-cafile", metavar="FILE", default=None)
+    group.addoption("--broker-username", default=None)
+    group.addoption("--broker-password", default=None)
+    group.addoption("--wait-timeout", type=float, default=None, metavar="SECONDS",
+                    help="bound on each wait for the broker (default 2)")
+    group.addoption("--results", metavar="FILE", default=None,
+                    help="write every result with its wire log as JSON")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    in_cases = file_path.parent == CASES_DIR and not file_path.name.startswith("_")
+    if in_cases and file_path.suffix == ".py":
+        return CaseModule.from_parent(parent, path=file_path)
+    return None
+
+
+class CaseModule(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        module = f"conformance.cases.{self.path.stem}"
+        importlib.import_module(module)
+        for c in REGISTRY.values():
+            if c.module == module:
+                for level in c.levels:
+                    yield CaseItem.from_parent(self, name=f"{c.id}[{_VERSION[level]}]",
+                                               case=c, level=level)
+
+
+_VERSION = {3: "3.1", 4: "3.1.1", 5: "5.0"}
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, case: Case, level: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.level = level
+        self.result: Result | None = None
+
+    def setup(self) -> None:
+        self.result = run_case(self.case, target_for(self.config), self.level)
+        self.user_properties.append(("mqtt_result", result_json(self.result)))
+        if self.result.outcome is Outcome.ERROR:
+            raise CaseProblem(self.result)
+
+    def runtest(self) -> None:
+        r = self.result
+        assert r is not None
+        if r.outcome is Outcome.FAIL:
+            raise CaseProblem(r)
+        if r.outcome is Outcome.NOT_APPLICABLE:
+            pytest.skip(f"NOT APPLICABLE: {r.observed}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseProblem):
+            return excinfo.value.render()
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.name}: {self.case.title}"
+
+
+class CaseProblem(Exception):
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.outcome.value)
+        self.result = result
+
+    def render(self) -> str:
+        r = self.result
+        return "\n".join([
+            f"{r.outcome.value}: {r.case_id} [MQTT {r.version}] {r.title}",
+            f"statements: {', '.join(r.statements)} ({r.level})",
+            f"expected: {r.expected}", f"observed: {r.observed}", "wire log:",
+            r.log.render()])
+
+
+def target_for(config: pytest.Config) -> Target:
+    cached: Target | None = getattr(config, "_mqtt_target", None)
+    if cached is not None:
+        return cached
+    opt = config.getoption
+    try:
+        target = _build_target(config)
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if opt("--broker") is None:
+        target = _start_embedded(target)
+    config._mqtt_target = target  # type: ignore[attr-defined]
+    return target
+
+
+def _build_target(config: pytest.Config) -> Target:
+    opt = config.getoption
+    changes: dict[str, Any] = {}
+    if opt("--broker"):
+        changes["host"], changes["port"] = parse_address(opt("--broker"))
+    if opt("--mqtt-versions"):
+        changes["levels"] = parse_levels(opt("--mqtt-versions"))
+    if opt("--broker-tls"):
+        changes["tls"] = True
+    for name in ("cafile", "username", "password"):
+        if opt(f"--broker-{name}") is not None:
+            changes[name] = opt(f"--broker-{name}")
+    if opt("--wait-timeout") is not None:
+        changes["timeout"] = opt("--wait-timeout")
+    base = load_profile(opt("--broker-profile")) if opt("--broker-profile") else Target()
+    return replace(base, **changes)
+
+
+def _start_embedded(target: Target) -> Target:
+    global _embedded
+    from reference_broker import ThreadedBroker
+
+    if _embedded is None:
+        _embedded = ThreadedBroker().start()
+    return replace(target, host="127.0.0.1", port=_embedded.port, tls=False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _embedded
+    if _embedded is not None:
+        _embedded.stop()
+        _embedded = None
+
+
+# -- results and the summary ----------------------------------------------------------------
+
+_COLLECTED: list[dict[str, Any]] = []  # every result reported, also from xdist workers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A bad target is a usage error up front: one line, no test run."""
+    try:
+        _build_target(config)
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        _COLLECTED.extend(cast(dict[str, Any], value)
+                          for key, value in report.user_properties if key == "mqtt_result")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
+                            config: pytest.Config) -> None:
+    if not _COLLECTED:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("MQTT conformance")
+    totals = Counter(r["outcome"] for r in _COLLECTED)
+    write("  ".join(f"{o.value}: {totals.get(o.value, 0)}" for o in Outcome))
+    by_chapter: dict[tuple[str, str], Counter[str]] = {}
+    for r in _COLLECTED:
+        chapter = r["statements"][0].split("-")[1].split(".")[0] if r["statements"] else "?"
+        by_chapter.setdefault((r["version"], chapter), Counter())[r["outcome"]] += 1
+    for (version, chapter), counts in sorted(by_chapter.items()):
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        write(f"  MQTT {version:5} chapter {chapter}: {shown}")
+    path = config.getoption("--results")
+    if path:
+        Path(path).write_text(json.dumps({"results": _COLLECTED}, indent=1), encoding="utf-8")
+        write(f"results written to {path}")

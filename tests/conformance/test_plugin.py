@@ -1,0 +1,98 @@
+"""The pytest plugin end to end: `pytest conformance` against the embedded reference broker,
+against a broker that lacks the behaviour (FAIL), one that is not there (ERROR), and with a
+capability declared absent (NOT APPLICABLE); the JSON results carry the wire logs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_suite(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "conformance/cases/connect.py",
+         "-q", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def lenient_broker() -> Iterator[int]:
+    """Answers every CONNECT with a CONNACK and never closes anything: it lacks the
+    behaviour the connect cases check."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            try:
+                while (data := conn.recv(4096)) and not stop.is_set():
+                    if data[0] == 0x10:  # CONNECT: answer in the client's version
+                        conn.sendall(b"\x20\x03\x00\x00\x00" if b"\x05" in data[6:9]
+                                     else b"\x20\x02\x00\x00")
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    stop.set()
+    server.close()
+
+
+def test_embedded_reference_broker_passes(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = run_suite("--results", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS: 6" in result.stdout
+    results = json.loads(out.read_text())["results"]
+    assert {r["outcome"] for r in results} == {"PASS"}
+    assert all(r["wire_log"] for r in results)
+
+
+def test_lenient_broker_fails_with_wire_log(lenient_broker: int, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = run_suite("--broker", f"127.0.0.1:{lenient_broker}", "--wait-timeout", "0.3",
+                       "--results", str(out))
+    assert result.returncode == 1
+    assert "FAIL: 6" in result.stdout
+    assert "expected: the broker closes the connection" in result.stdout
+    assert "closed-by-us" in result.stdout  # the wire log is shown
+    failed = json.loads(out.read_text())["results"]
+    assert {r["outcome"] for r in failed} == {"FAIL"}
+    assert failed[0]["statements"] and failed[0]["expected"] and failed[0]["observed"]
+
+
+def test_absent_broker_is_error_not_fail() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    result = run_suite("--broker", f"127.0.0.1:{port}", "--mqtt-versions", "3.1.1")
+    assert "ERROR: 2" in result.stdout, result.stdout
+    assert "2 errors" in result.stdout
+
+
+def test_versions_not_tested_are_not_applicable() -> None:
+    result = run_suite("--mqtt-versions", "5.0", "-rs")
+    assert "PASS: 2" in result.stdout and "NOT APPLICABLE: 4" in result.stdout
+    assert "NOT APPLICABLE: MQTT 3.1.1 is not tested" in result.stdout
+
+
+def test_bad_target_is_one_line() -> None:
+    result = run_suite("--broker", "203.0.113.5:1883")
+    assert result.returncode != 0
+    assert "not a loopback address" in result.stdout + result.stderr
