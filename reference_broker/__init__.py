@@ -3,11 +3,12 @@ spec, on top of `mqttspec`.
 
 Layers, from the wire up: `listeners` open TCP, TLS, WebSocket (`websocket`: RFC 6455) and
 WebSocket-over-TLS servers; `link` is one connection's bytes whatever the transport, feeding
-`connection` (the sans-IO engine of one network connection; `handshake`, `flows` and `auth`
-hold its rules), which works on `core` (sessions, routing, wills, expiry) with `session`,
-`subscriptions`, `retained` and `model`.  `server` owns the listeners and timers (`Broker`,
-`ThreadedBroker`).  `passwords`, `scram` and `acl` are the security files and methods;
-`config` holds every optional capability; `trace` counts the statements exercised.
+`connection` (the sans-IO engine of one network connection; `handshake`, `auth`, `flows`,
+`subscribing`, `delivery` and `outgoing` hold its rules), which works on `core` (sessions,
+routing, wills, expiry) with `session`, `subscriptions`, `retained` and `model`.  `server`
+owns the listeners and timers (`Broker`, `ThreadedBroker`).  `passwords`, `scram` and `acl`
+are the security files and methods; `config` holds every optional capability; `trace` counts
+the statements exercised.
 """
 
 from reference_broker.config import BrokerConfig, ConfigError, load_config

@@ -22,8 +22,8 @@ as flows.py does, each check naming the statement it serves:
   authentication is a Protocol Error (MQTT-4.12.0-7).
 
 A User Name counts only once verified: without a password file it is ignored (the client is
-anonymous for the ACL).  The ACL (acl.py) is applied in flows.py, on PUBLISH, SUBSCRIBE and
-at delivery.
+anonymous for the ACL).  The ACL (acl.py) is applied on PUBLISH (flows.py), SUBSCRIBE
+(subscribing.py) and at delivery (delivery.py).
 """
 
 from __future__ import annotations
@@ -147,9 +147,9 @@ def _server(conn: Connection) -> ScramServer:
     return ScramServer(passwords.lookup, unknown_iterations=passwords.usual_iterations)
 
 
-def _auth(method: str, code: int, data: bytes) -> Auth:
+def _auth(method: str, code: int, data: bytes, reason: str) -> Auth:
     return Auth(reason_code=code, protocol_level=5, properties=Properties(
-        authentication_method=method, authentication_data=data))
+        authentication_method=method, authentication_data=data, reason_string=reason))
 
 
 def _start(conn: Connection, c: Connect, method: str, now: float) -> None:
@@ -164,7 +164,7 @@ def _start(conn: Connection, c: Connect, method: str, now: float) -> None:
     conn.auth = AuthState(None, method, server, c)
     conn.hit("", "MQTT-4.12.0-2")  # more is needed: AUTH 0x18
     conn.hit("", "MQTT-4.12.0-5")  # with the CONNECT's Authentication Method
-    conn.send(_auth(method, rc.CONTINUE_AUTHENTICATION, challenge))
+    conn.send(_auth(method, rc.CONTINUE_AUTHENTICATION, challenge, f"{method}: server-first"))
 
 
 def exchange_in(conn: Connection, packet: Packet, now: float) -> None:
@@ -229,7 +229,8 @@ def auth_in(conn: Connection, packet: Auth, now: float) -> None:
         state.exchange = server
         conn.hit("", "MQTT-4.12.0-2")
         conn.hit("", "MQTT-4.12.0-5")
-        conn.send(_auth(method, rc.CONTINUE_AUTHENTICATION, challenge))
+        conn.send(_auth(method, rc.CONTINUE_AUTHENTICATION, challenge,
+                        f"{method}: server-first"))
         return
     running = state.exchange  # AUTH 0x18 (the Decoder refuses 0x00 from a client)
     if running is None:
@@ -245,7 +246,7 @@ def auth_in(conn: Connection, packet: Auth, now: float) -> None:
         _reauth_failed(conn, "re-authenticated as another user", now)
         return
     conn.hit("", "MQTT-4.12.0-5")
-    conn.send(_auth(method, rc.SUCCESS, outcome))
+    conn.send(_auth(method, rc.SUCCESS, outcome, f"{method}: re-authenticated"))
 
 
 def _reauth_failed(conn: Connection, reason: str, now: float) -> None:

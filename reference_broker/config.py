@@ -61,6 +61,9 @@ class BrokerConfig:
     allow_zero_length_client_id: bool = _opt(True, "assign a Client Identifier when empty")
     response_information: str | None = _opt(
         "response/", "prefix of the Response Information given on request (none: never)")
+    server_user_property: str | None = _opt(
+        None, "'name=value': a User Property added to every CONNACK, acknowledgement, "
+        "DISCONNECT and AUTH sent to MQTT 5 clients (none: never)")
     connect_timeout: float = _opt(10.0, "seconds a connection may wait before CONNECT",
                                   0.01, 3600)
     max_inflight: int = _opt(100, "unacknowledged QoS 1/2 PUBLISH sent per session", 1, 65535)
@@ -80,6 +83,17 @@ class BrokerConfig:
             raise ConfigError("option tls_certfile: required by tls_port and wss_port")
         if self.tls_require_client_cert and not self.tls_cafile:
             raise ConfigError("option tls_cafile: required by tls_require_client_cert")
+        if self.server_user_property is not None and "=" not in self.server_user_property:
+            raise ConfigError("option server_user_property: expected 'name=value', got "
+                              f"{self.server_user_property!r}")
+
+    @property
+    def user_properties(self) -> tuple[tuple[str, str], ...]:
+        """`server_user_property` as the User Property pairs to send."""
+        if self.server_user_property is None:
+            return ()
+        name, _, value = self.server_user_property.partition("=")
+        return ((name, value),)
 
     def describe(self) -> list[str]:
         """One 'name = value' line per option, for the start-up listing."""

@@ -11,9 +11,10 @@ only AUTH or DISCONNECT: `authenticating`), "open" (CONNACK 0x00 sent), "closed"
 (nothing more is processed or sent: MQTT-3.1.4-5 / MQTT-3.1.4-6, MQTT-3.14.4-1).  Outgoing
 messages wait in the session's queue and are sent by `pump()` while the client's Receive
 Maximum allows (MQTT-3.3.4-9), after resending what an earlier connection left
-unacknowledged (MQTT-4.4.0-1).  Application-message flows live in flows.py, authentication
-and authorization (who the client is, AUTH exchanges) in auth.py; this module is the
-connection's life cycle.
+unacknowledged (MQTT-4.4.0-1).  Application-message flows live in flows.py, subscribing.py
+and delivery.py, authentication and authorization (who the client is, AUTH exchanges) in
+auth.py, what may leave for an MQTT 5 client (Reason Codes, diagnostics, Maximum Packet Size)
+in outgoing.py; this module is the connection's life cycle.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from mqttspec import (
 )
 from mqttspec import reason_codes as rc
 from mqttspec.types import PacketType
-from reference_broker import auth, flows, handshake
+from reference_broker import auth, delivery, flows, handshake, outgoing
 
 if TYPE_CHECKING:
     from reference_broker.acl import Rules
@@ -46,9 +47,6 @@ if TYPE_CHECKING:
 
 # DISCONNECT reason codes a server may send (MQTT-3.14.2-1)
 _SERVER_DISCONNECT = rc.ALLOWED_V5[PacketType.DISCONNECT] - rc.DISCONNECT_CLIENT_ONLY
-# Packets that may carry a Reason String / User Property even when the client asked for no
-# problem information (MQTT-3.1.2-29)
-_ALWAYS_DIAGNOSTIC = (Publish, Connack, Disconnect)
 
 
 class Connection:
@@ -131,6 +129,7 @@ class Connection:
             self._disconnect_in(session, packet, now)
         elif isinstance(packet, Connect):
             self.hit("MQTT-3.1.0-2", "MQTT-3.1.0-2")  # a second CONNECT
+            self.hit("", "MQTT-3.2.0-2")  # ... gets no second CONNACK
             self.protocol_error(rc.PROTOCOL_ERROR, "second CONNECT", now)
         elif isinstance(packet, Auth):
             auth.auth_in(self, packet, now)  # re-authentication (MQTT 5 section 4.12.1)
@@ -197,6 +196,9 @@ class Connection:
     def _connect(self, c: Connect, now: float) -> None:
         self.level = c.protocol_level
         self.hit("MQTT-3.1.0-1", "MQTT-3.1.0-1")  # the first packet is a CONNECT
+        if self.level == 5:  # what the server may send from now on, CONNACK and AUTH included
+            self.max_packet_out = c.properties.maximum_packet_size
+            self.problem_information = c.properties.request_problem_information != 0
         code = handshake.refusal(c, self.config, self.core.open_connections, self.trace,
                                  self.core.security.methods)
         if code is not None:
@@ -222,9 +224,7 @@ class Connection:
                 self.keep_alive = self.config.server_keep_alive
             self.receive_maximum = min(props.receive_maximum or 65535, self.config.max_inflight)
             self.hit("", "MQTT-4.9.0-1")
-            self.max_packet_out = props.maximum_packet_size
             self.alias_max_out = props.topic_alias_maximum or 0
-            self.problem_information = props.request_problem_information != 0
         session, present = self.core.attach(self, client_id, c.clean_start, expiry, now)
         self.session = session
         if c.will is not None:
@@ -239,6 +239,7 @@ class Connection:
         self.hit("MQTT-3.2.0-1", "MQTT-3.2.0-1")
         connack = Connack(session_present=present and level > 3, protocol_level=level)
         if level == 5:
+            self.hit("", "MQTT-3.2.2-1")  # reserved Connect Acknowledge Flags: 0
             connack = replace(connack, properties=handshake.connack_properties(
                 c, self.config, client_id, assigned, expiry, self.trace, auth_properties))
         self.send(connack)
@@ -250,6 +251,8 @@ class Connection:
         """CONNACK with a refusal code (MQTT 5: and a Reason String), then close."""
         self.hit("MQTT-3.2.2-4", "MQTT-3.2.2-6")  # Session Present 0 with a refusal
         self.hit("MQTT-3.2.2-5", "MQTT-3.2.2-7")  # ... and the connection is closed
+        self.hit("", "MQTT-3.2.2-1")  # reserved Connect Acknowledge Flags: 0
+        self.hit("", "MQTT-4.13.2-1")  # a Reason Code >= 0x80 closes the connection
         props = Properties(reason_string=reason[:200]) if reason and self.level == 5 else None
         self.send(Connack(session_present=False, reason_code=code, protocol_level=self.level,
                           properties=props or Properties()))
@@ -259,16 +262,21 @@ class Connection:
 
     def _bad_connect(self, exc: ProtocolViolation, now: float, level_hint: int | None) -> None:
         """The first packet was not a well-formed CONNECT."""
+        known = level_hint in (3, 4, 5)
         level = level_hint if level_hint in (3, 4, 5) else 4
         self.trace.hit_ids(level, exc.statements)
         if "MQTT-3.1.2-2" in exc.statements:
             # Unsupported Protocol Level: 3.1.1 answers 0x01 (MQTT-3.1.2-2), in the 3.x format
             # a client of any version can read; 5.0 leaves the answer optional.
+            if not known:  # a version neither spec defines: the 5.0 rule applies too
+                self.trace.hit(5, "", "MQTT-3.1.2-2")
             self.send(Connack(reason_code=handshake.UNACCEPTABLE_PROTOCOL_VERSION))
         elif level_hint == 5 and exc.reason_code in rc.ALLOWED_V5[PacketType.CONNACK]:
             # MQTT 5 section 4.13.1: a CONNACK with the Reason Code before closing
             self.level = 5
             self.send(Connack(reason_code=exc.reason_code, protocol_level=5))
+        elif known and level < 5:
+            self.trace.hit(level, "MQTT-3.2.2-6")  # no return code fits: close, no CONNACK
         self.trace.hit(level, "MQTT-3.1.4-1", "MQTT-3.1.4-1")
         self._close(now, f"bad CONNECT: {exc}", will=False)
 
@@ -299,6 +307,7 @@ class Connection:
         """Close after a Malformed Packet or Protocol Error; MQTT 5 says why first."""
         self.hit("MQTT-4.8.0-1", "MQTT-4.13.1-1")
         if self.level == 5:
+            self.hit("", "MQTT-4.13.2-1")  # a Reason Code >= 0x80 closes the connection
             self.send_disconnect(code if code in _SERVER_DISCONNECT else rc.PROTOCOL_ERROR,
                                  detail)
         self._close(now, f"protocol error 0x{code:02X}: {detail}", will=True)
@@ -311,7 +320,7 @@ class Connection:
         if self.state != "open" or self.level < 5:
             return  # MQTT-3.14.0-1: only after a successful CONNACK
         self.hit("", "MQTT-3.14.0-1")
-        self.hit("", "MQTT-3.14.2-1")
+        self.hit("", "MQTT-3.14.2-2")  # never a Session Expiry Interval from the server
         packet = Disconnect(reason_code=code, protocol_level=5)
         if reason:
             packet = replace(packet, properties=Properties(reason_string=reason[:200]))
@@ -334,27 +343,13 @@ class Connection:
     # -- output --------------------------------------------------------------------------------
 
     def send(self, packet: Packet) -> bool:
-        """Encode and queue a packet for the client; False if it had to be discarded because
-        it exceeds the client's Maximum Packet Size (MQTT-3.1.2-24)."""
+        """Encode and queue a packet for the client; False if it was not sent: the connection
+        is closed, or the packet exceeds the client's Maximum Packet Size (outgoing.py)."""
         if self.state == "closed":
             return False
-        if self.level == 5 and not self.problem_information and not isinstance(
-                packet, _ALWAYS_DIAGNOSTIC):
-            slim = flows.without_diagnostics(packet)
-            if slim is not packet:
-                self.hit("", "MQTT-3.1.2-29")
-                packet = slim
-        data = encode(packet)
-        limit = self.max_packet_out
-        if limit is not None and len(data) > limit:
-            slim = flows.without_diagnostics(packet)  # MQTT-3.4.2-2 and its kin
-            if isinstance(packet, Publish) or slim is packet:
-                self.hit("", "MQTT-3.1.2-24")
-                return False
-            data = encode(slim)
-            if len(data) > limit:
-                self.hit("", "MQTT-3.1.2-24")
-                return False
+        data = encode(packet) if self.level < 5 else outgoing.encode_for(self, packet)
+        if data is None:
+            return False
         self.outbox.append(data)
         if self.on_output is not None:
             self.on_output()
@@ -367,4 +362,4 @@ class Connection:
     def pump(self, now: float) -> None:
         """Send what the session has waiting, as far as the client's quota allows."""
         if self.state == "open" and self.session is not None:
-            flows.pump(self, self.session, now)
+            delivery.pump(self, self.session, now)

@@ -35,12 +35,13 @@ class Core:
     def __init__(self, config: BrokerConfig | None = None, trace: Trace | None = None,
                  security: Security | None = None) -> None:
         self.config = config or BrokerConfig()
+        self.user_properties = self.config.user_properties  # added to what the server sends
         self.trace = trace or Trace()
         # password file, ACL, anonymous access (ConfigError if a file is unusable)
         self.security = security or Security.from_config(self.config)
         self.sessions: dict[str, Session] = {}
         self.retained = RetainedStore()
-        self.index = SubscriptionIndex()
+        self.index = SubscriptionIndex(self.trace)
         self.open_connections = 0
         self._timed: dict[str, Session] = {}  # offline sessions with a Will or expiry due
         self.timers_changed = False  # set when _timed changes; the I/O layer clears it
@@ -72,6 +73,7 @@ class Core:
             existing = None
         if existing is not None:
             hit(level, "MQTT-3.1.2-4", "MQTT-3.1.2-5")  # resume from the stored state
+            hit(level, "MQTT-4.1.0-1")  # stored for as long as the session lasts
             if existing.will_due is not None:
                 hit(level, "", "MQTT-3.1.3-9")  # reconnected within the Will Delay
             existing.will = None
@@ -92,11 +94,16 @@ class Core:
 
     def detach(self, session: Session, now: float, publish_will: bool) -> None:
         """The session's network connection has closed."""
+        hit, level = self.trace.hit, session.level
+        # the session has lasted as long as its connection; Session Expiry counts from now
+        hit(level, "MQTT-4.1.0-2", "MQTT-4.1.0-1")
         session.connection = None
         for entry in session.inflight.values():
             entry.sent = False
         if not publish_will:
             session.will = None
+        elif session.will is None:
+            hit(level, "MQTT-3.1.2-12")  # Will Flag 0: no Will Message to publish
         will_delay = 0
         if session.will is not None and session.will_level == 5:
             will_delay = session.will.properties.will_delay_interval or 0
@@ -114,6 +121,11 @@ class Core:
             self.timers_changed = True
 
     def end_session(self, session: Session, now: float) -> None:
+        hit, level = self.trace.hit, session.level
+        hit(level, "MQTT-3.1.2-7")  # retained messages are not session state: they stay
+        if any(e.shared for e in session.inflight.values()) or any(
+                d.shared for d in session.queue):
+            hit(level, "", "MQTT-4.8.2-5")  # dropped with it, never sent to another member
         if self.sessions.get(session.client_id) is session:
             del self.sessions[session.client_id]
         if self._timed.pop(session.client_id, None) is not None:
@@ -166,6 +178,8 @@ class Core:
     def publish(self, message: Message, now: float, level: int) -> int:
         """Take ownership of an application message; returns how many sessions match."""
         hit = self.trace.hit
+        if "\ufeff" in message.topic:
+            hit(level, "MQTT-1.5.3-3", "MQTT-1.5.4-3")  # U+FEFF kept: routed as received
         if message.retain:
             hit(level, "MQTT-3.3.1-5", "MQTT-3.3.1-5")
             if not message.payload:
@@ -176,7 +190,8 @@ class Core:
             self.retained.store(message)
         else:
             hit(level, "MQTT-3.3.1-12", "MQTT-3.3.1-8")
-        matched = self.index.match(message, self._online)
+        hit(level, "MQTT-4.7.3-4", "MQTT-4.7.3-4")  # matched as received, unnormalised
+        matched = self.index.match(message, self.sessions)
         for client_id, delivery in matched:
             session = self.sessions[client_id]
             hit(session.level, "MQTT-4.5.0-1", "MQTT-4.5.0-1")
@@ -191,9 +206,6 @@ class Core:
             self.trace.hit(session.level, "MQTT-3.1.2-5", "MQTT-3.1.2-23")
         if session.enqueue(delivery, self.config.max_queued) and session.connection:
             session.connection.pump(now)
-
-    def _online(self, client_id: str) -> bool:
-        return self.sessions[client_id].connection is not None
 
 
 def will_message(will: Will, client_id: str, config: BrokerConfig, now: float) -> Message:

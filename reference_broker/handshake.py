@@ -44,6 +44,8 @@ def refusal(c: Connect, config: BrokerConfig, open_connections: int, trace: Trac
         if not config.allow_zero_length_client_id:
             hit(level, "MQTT-3.1.3-9", "MQTT-3.1.3-8")
             return IDENTIFIER_REJECTED if level < 5 else rc.CLIENT_IDENTIFIER_NOT_VALID
+    if 1 <= len(client_id) <= 23 and client_id.isascii() and client_id.isalnum():
+        hit(level, "MQTT-3.1.3-5", "MQTT-3.1.3-5")  # such a ClientID is always allowed
     if level < 5:
         return None
     props = c.properties
@@ -118,15 +120,31 @@ def connack_properties(c: Connect, config: BrokerConfig, client_id: str, assigne
 
 
 def peek_connect_level(head: bytes) -> int | None:
-    """The Protocol Level byte of the CONNECT at the start of `head`, if it can be read."""
+    """The Protocol Level of the CONNECT at the start of `head`, if it can be read: the
+    Protocol Name before it must lie within the packet and be well-formed UTF-8 without
+    U+0000 (else the decoder refused the name before it read the level, and numbered the
+    statements it names as 3.1.1 ones)."""
     if not head or head[0] != 0x10:
         return None
-    i = 1
-    while i < len(head) and i <= 4 and head[i] & 0x80:
+    i, length, shift = 1, 0, 0
+    while True:  # the Remaining Length: 1 to 4 bytes
+        if i >= len(head) or i > 4:
+            return None
+        byte = head[i]
         i += 1
-    i += 1  # past the last Remaining Length byte
-    if i + 2 > len(head):
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    end = i + length  # the end of the CONNECT
+    if i + 2 > min(len(head), end):
         return None
     name_len = (head[i] << 8) | head[i + 1]
     at = i + 2 + name_len
-    return head[at] if at < len(head) else None
+    if at >= min(len(head), end):
+        return None
+    try:
+        name = head[i + 2:at].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if "\x00" in name else head[at]

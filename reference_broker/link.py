@@ -10,8 +10,9 @@ Size, so an oversized packet is refused from its header and never buffered) and 
 engine, whose output is written as soon as it is produced, whichever connection produced it.
 Two kinds of per-connection timer live here: the CONNECT timeout (armed when the network
 connection is accepted, so it also bounds a WebSocket handshake) and the keep-alive deadline.
-Any exception escaping the engine is logged and aborts this connection only: nothing a client
-sends may stop the broker.  A client that stops reading pauses the transport; its messages
+Any exception escaping the engine is logged and aborts this connection only (a transient error
+while processing a packet closes its network connection, MQTT-4.8.0-2): nothing a client sends
+may stop the broker.  A client that stops reading pauses the transport; its messages
 then wait in its capped session queue.
 """
 
@@ -92,8 +93,9 @@ class ClientLink:
                 self._flush_hits()
                 if conn.state == "open":
                     self._arm_keep_alive(now)
-        except Exception:
+        except Exception:  # a transient error: close this network connection only
             log.exception("internal error on %r; closing it", conn)
+            conn.hit("MQTT-4.8.0-2")
             self.sink.abort()
         self.broker.schedule_core_timer()
 

@@ -63,3 +63,4 @@ class Delivery:
     qos: int
     retain: bool
     subscription_ids: tuple[int, ...] = field(default=())
+    shared: bool = False  # for a shared subscription: never handed to another member

@@ -30,6 +30,7 @@ class Inflight:
     publish: Publish  # as first sent: DUP 0, no Topic Alias (aliases die with the connection)
     released: bool = False  # QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP
     sent: bool = False  # sent on the current network connection (else resend on resume)
+    shared: bool = False  # delivered for a shared subscription (MQTT 5 section 4.8.2)
 
 
 class Session:
@@ -40,7 +41,8 @@ class Session:
         self.subscriptions: dict[str, SubOptions] = {}
         self.inflight: dict[int, Inflight] = {}
         self.queue: deque[Delivery] = deque()
-        self.incoming_qos2: dict[int, None] = {}  # Packet Identifiers awaiting PUBREL
+        # Packet Identifiers awaiting PUBREL -> when that message expires (None: never)
+        self.incoming_qos2: dict[int, float | None] = {}
         self.will: Will | None = None
         self.will_level = level
         self.will_due: float | None = None  # Will Delay running: publish at this time

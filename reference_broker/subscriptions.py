@@ -2,25 +2,32 @@
 
 Strategy: two dicts, read in full on every PUBLISH (simple before fast).  Non-shared
 subscriptions are kept by Topic Filter, then by Client Identifier; shared ones (MQTT 5
-"$share/{ShareName}/{filter}") by (ShareName, filter), then by Client Identifier.  Matching
-uses `mqttspec.topics.matches`, which keeps '$' topics away from leading wildcards
-(MQTT-4.7.2-1) and compares without any normalisation (MQTT-4.7.3-4).
+"$share/{ShareName}/{filter}") by (ShareName, filter), then by Client Identifier.  A filter
+starting with a wildcard is never matched with a Topic Name starting with '$' (MQTT-4.7.2-1);
+the rest is `mqttspec.topics.matches`, which compares without any normalisation (MQTT-4.7.3-4).
 
 Overlapping non-shared subscriptions of one session give one copy of the message, at the
 highest granted QoS of the matches (MQTT-3.3.5-1 / MQTT-3.3.4-2), carrying every matching
 Subscription Identifier (MQTT-3.3.4-3, -4).  Its QoS is the lower of the published QoS and that
 granted QoS (MQTT-3.8.4-6 / MQTT-3.8.4-8).  A shared subscription group gets one copy per
 message, sent to one member chosen round robin among the connected members (any member when
-none is connected), with that member's own Subscription Identifier (MQTT-3.3.4-5).
+none is connected), with that member's own granted QoS and Subscription Identifier
+(MQTT-4.8.2-3, MQTT-3.3.4-5).  Each rule applied records its statement in the broker's trace,
+under the protocol level of the subscriber's session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mqttspec.topics import matches, split_shared
 from reference_broker.model import Delivery, Message, SubOptions
+from reference_broker.trace import Trace
+
+if TYPE_CHECKING:
+    from reference_broker.session import Session
 
 
 @dataclass(slots=True)
@@ -30,11 +37,12 @@ class _Group:
 
 
 class SubscriptionIndex:
-    __slots__ = ("_plain", "_shared")
+    __slots__ = ("_plain", "_shared", "_trace")
 
-    def __init__(self) -> None:
+    def __init__(self, trace: Trace | None = None) -> None:
         self._plain: dict[str, dict[str, SubOptions]] = {}
         self._shared: dict[tuple[str, str], _Group] = {}
+        self._trace = trace or Trace()
 
     def add(self, client_id: str, topic_filter: str, options: SubOptions) -> None:
         share, plain_filter = split_shared(topic_filter)
@@ -58,38 +66,57 @@ class SubscriptionIndex:
             if not group.members:
                 del self._shared[(share, plain_filter)]
 
-    def match(self, message: Message, online: Callable[[str], bool]
+    def match(self, message: Message, sessions: Mapping[str, Session]
               ) -> list[tuple[str, Delivery]]:
-        """(Client Identifier, Delivery) for every session that must receive `message`."""
-        topic = message.topic
+        """(Client Identifier, Delivery) for every session that must receive `message`;
+        `sessions` are the broker's, by Client Identifier."""
+        topic, hit = message.topic, self._trace.hit
+        dollar = topic.startswith("$")
         found: dict[str, list[SubOptions]] = {}
         for topic_filter, subs in self._plain.items():
+            if dollar and topic_filter[0] in "+#":
+                for client_id in subs:  # MQTT-4.7.2-1: a leading wildcard never matches '$'
+                    hit(sessions[client_id].level, "MQTT-4.7.2-1", "MQTT-4.7.2-1")
+                continue
             if not matches(topic_filter, topic):
                 continue
             for client_id, options in subs.items():
                 if options.no_local and client_id == message.origin:
-                    continue  # MQTT-3.8.3-3: No Local
+                    hit(5, "", "MQTT-3.8.3-3")  # No Local: not to the publisher itself
+                    continue
                 found.setdefault(client_id, []).append(options)
-        out = [(client_id, _combine(message, opts)) for client_id, opts in found.items()]
+        out = [(client_id, self._combine(message, opts, sessions[client_id].level))
+               for client_id, opts in found.items()]
         for (_, topic_filter), group in self._shared.items():
             if matches(topic_filter, topic):
-                client_id = _choose(group, online)
-                out.append((client_id, _combine(message, [group.members[client_id]])))
+                client_id = _choose(group, sessions)
+                level = sessions[client_id].level
+                hit(level, "", "MQTT-4.8.2-3")  # the chosen member's own granted QoS
+                out.append((client_id, self._combine(message, [group.members[client_id]],
+                                                     level, shared=True)))
+        if len(out) > len(found) and len({client_id for client_id, _ in out}) < len(out):
+            hit(5, "", "MQTT-3.3.4-5")  # several copies, each with its own identifiers
         return out
 
+    def _combine(self, message: Message, opts: list[SubOptions], level: int,
+                 shared: bool = False) -> Delivery:
+        hit = self._trace.hit
+        granted = max(o.qos for o in opts)
+        if len(opts) > 1:
+            hit(level, "MQTT-3.3.5-1", "MQTT-3.3.4-2")  # the highest QoS of the overlaps
+        ids = tuple(o.subscription_id for o in opts if o.subscription_id is not None)
+        # Retain As Published (MQTT-3.3.1-12, -13); 3.x subscriptions never set it (MQTT-3.3.1-9)
+        retain = message.retain and any(o.retain_as_published for o in opts)
+        if retain:
+            hit(level, "", "MQTT-3.3.1-13")  # RETAIN as the publisher set it
+        return Delivery(message, min(message.qos, granted), retain, ids, shared)
 
-def _combine(message: Message, opts: list[SubOptions]) -> Delivery:
-    granted = max(o.qos for o in opts)
-    ids = tuple(o.subscription_id for o in opts if o.subscription_id is not None)
-    # Retain As Published (MQTT-3.3.1-12, -13); 3.x subscriptions never set it (MQTT-3.3.1-9)
-    retain = message.retain and any(o.retain_as_published for o in opts)
-    return Delivery(message, min(message.qos, granted), retain, ids)
 
-
-def _choose(group: _Group, online: Callable[[str], bool]) -> str:
+def _choose(group: _Group, sessions: Mapping[str, Session]) -> str:
     members = list(group.members)
     start = group.turn % len(members)
     order = members[start:] + members[:start]
-    chosen = next((client_id for client_id in order if online(client_id)), order[0])
+    chosen = next((client_id for client_id in order
+                   if sessions[client_id].connection is not None), order[0])
     group.turn = members.index(chosen) + 1
     return chosen

@@ -25,28 +25,36 @@ def version_of(level: int) -> str:
 
 
 class Trace:
-    __slots__ = ("counts",)
+    """Counts per version; `hit_ids` counts a whole group of IDs as one entry (a tuple key),
+    so recording the several rules every packet follows costs one increment."""
+
+    __slots__ = ("_v311", "_v5")
 
     def __init__(self) -> None:
-        self.counts: dict[str, Counter[str]] = {V311: Counter(), V5: Counter()}
+        self._v311: Counter[str | tuple[str, ...]] = Counter()
+        self._v5: Counter[str | tuple[str, ...]] = Counter()
 
     def hit(self, level: int, v3: str = "", v5: str = "") -> None:
         """Record that the rule was exercised on a connection of this protocol level."""
         if level == 5:
             if v5:
-                self.counts[V5][v5] += 1
+                self._v5[v5] += 1
         elif v3:
-            self.counts[V311][v3] += 1
+            self._v311[v3] += 1
 
     def hit_ids(self, level: int, statements: tuple[str, ...]) -> None:
         """Record IDs already chosen for the level (e.g. a `ProtocolViolation`'s)."""
-        counter = self.counts[version_of(level)]
-        for statement in statements:
-            counter[statement] += 1
+        (self._v5 if level == 5 else self._v311)[statements] += 1
 
     def snapshot(self) -> dict[str, dict[str, int]]:
-        return {version: dict(sorted(counter.items()))
-                for version, counter in self.counts.items()}
+        out = {}
+        for version, counter in ((V311, self._v311), (V5, self._v5)):
+            counts: Counter[str] = Counter()
+            for key, n in counter.items():
+                for statement in (key,) if isinstance(key, str) else key:
+                    counts[statement] += n
+            out[version] = dict(sorted(counts.items()))
+        return out
 
     def write(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.snapshot(), indent=2) + "\n", encoding="utf-8")
@@ -63,7 +71,8 @@ def merge(snapshots: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int
 
 def coverage_lines(snapshot: dict[str, dict[str, int]]) -> list[str]:
     """How much of the server-binding spec a trace exercised, per version and chapter, read
-    from the statement catalogue (never a hand-kept number)."""
+    from the statement catalogue (never a hand-kept number).  Statements the catalogue marks
+    untestable (`coverage.untestable`: no wire behaviour shows them) are listed apart."""
     from mqttspec.catalogue import load_catalogue
 
     catalogue = load_catalogue()
@@ -73,8 +82,10 @@ def coverage_lines(snapshot: dict[str, dict[str, int]]) -> list[str]:
         seen = snapshot.get(version, {})
         hit = [s for s in binding if s.id in seen]
         unknown = sorted(set(seen) - {s.id for s in catalogue.for_version(version)})
+        untestable = [s.id for s in binding if s.coverage.untestable is not None]
         lines.append(f"MQTT {version}: {len(hit)} of {len(binding)} server-binding statements "
-                     f"exercised ({100 * len(hit) / len(binding):.0f}%)")
+                     f"exercised ({100 * len(hit) / len(binding):.0f}%), "
+                     f"{len(untestable)} untestable")
         chapters: dict[str, list[int]] = {}
         for s in binding:
             counts = chapters.setdefault(s.section.split(".")[0], [0, 0])
@@ -83,9 +94,14 @@ def coverage_lines(snapshot: dict[str, dict[str, int]]) -> list[str]:
         lines.append("  by chapter: " + ", ".join(
             f"{chapter}: {done}/{of}" for chapter, (done, of) in sorted(
                 chapters.items(), key=lambda item: int(item[0]))))
-        missing = [s.id for s in binding if s.id not in seen]
+        missing = [s.id for s in binding if s.id not in seen and s.coverage.untestable is None]
         if missing:
             lines.append(f"  not exercised: {' '.join(missing)}")
+        if untestable:
+            lines.append(f"  untestable (the catalogue says why): {' '.join(untestable)}")
+        both = [statement for statement in untestable if statement in seen]
+        if both:
+            lines.append(f"  marked untestable yet exercised: {' '.join(both)}")
         if unknown:
             lines.append(f"  not in the catalogue: {' '.join(unknown)}")
     return lines

@@ -110,3 +110,11 @@ def test_module_runs_prints_port_and_stops_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def test_server_user_property_is_name_equals_value() -> None:
+    assert BrokerConfig().user_properties == ()
+    config = BrokerConfig(server_user_property="via=ref=1")
+    assert config.user_properties == (("via", "ref=1"),)
+    with pytest.raises(ConfigError, match="server_user_property: expected 'name=value'"):
+        BrokerConfig(server_user_property="novalue")

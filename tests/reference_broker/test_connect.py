@@ -219,3 +219,20 @@ def test_connect_packet_value_round_trip_through_helper() -> None:
     peer = Peer(core)
     peer.send(Connect(client_id="zz", keep_alive=3, protocol_level=5))
     assert peer.conn.client_id == "zz" and peer.conn.keep_alive == 3
+
+
+def test_short_alphanumeric_client_identifiers_are_always_accepted() -> None:
+    for level in (4, 5):
+        core = make_core(allow_zero_length_client_id=False)
+        ack = only(Peer(core, level).connect("Az09" * 5 + "xyz"), Connack)  # 23 characters
+        assert ack.reason_code == 0
+        assert "MQTT-3.1.3-5" in core.trace.snapshot()["5.0" if level == 5 else "3.1.1"]
+
+
+def test_one_connack_per_network_connection() -> None:
+    peer = Peer(make_core())
+    ack = only(peer.connect("once"), Connack)
+    assert not ack.session_present  # the only Connect Acknowledge Flag the server may set
+    assert [type(p) for p in peer.connect("once")] == [Disconnect]  # no second CONNACK
+    assert {"MQTT-3.2.0-2", "MQTT-3.2.2-1", "MQTT-4.13.2-1"} <= set(
+        peer.core.trace.snapshot()["5.0"])

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mqttspec import Connect, Decoder, Packet, Properties, ProtocolViolation, encode
 from mqttspec import packets as pk
+from mqttspec.catalogue import load_catalogue
 from mqttspec.types import SENT_BY_CLIENT
 from mqttspec.types import PacketType as T
 from reference_broker.config import BrokerConfig
@@ -19,6 +20,7 @@ from reference_broker.core import Core
 from reference_broker.handshake import peek_connect_level
 from tests.mqttspec import strategies as S
 
+CATALOGUE = load_catalogue()
 TOPICS = st.sampled_from(["a", "a/b", "$SYS/x", "w", "s/1"])
 FILTERS = st.sampled_from(["#", "a/+", "a/b", "+/1", "$SYS/#", "$share/g/a/#", "$share/h/#"])
 IDS = st.integers(1, 4)
@@ -104,11 +106,14 @@ class Sim:
         self.data = data
         self.inbound = Decoder(peer="client", max_packet_size=core.config.maximum_packet_size)
         self.outbound: Decoder | None = None
+        self.head = b""  # the start of the stream, to read a refused CONNECT's level
 
     def step(self, size: int, now: float) -> None:
         chunk, self.data = self.data[:size], self.data[size:]
         if self.conn.closed or not chunk:
             return
+        if self.conn.state == "new":
+            self.head = (self.head + chunk)[:64]
         self.inbound.feed(chunk)
         try:
             for packet in self.inbound:
@@ -116,7 +121,7 @@ class Sim:
                 if self.conn.closed:
                     break
         except ProtocolViolation as exc:
-            self.conn.violation(exc, now, peek_connect_level(self.data or chunk))
+            self.conn.violation(exc, now, peek_connect_level(self.head))
 
     def check_output(self) -> None:
         out = self.conn.take_output()
@@ -159,3 +164,5 @@ def test_engine_survives_any_client_streams(streams: list[bytes],
         sim.check_output()
     core.tick(now + 10_000)
     assert core.open_connections == 0
+    for version, counts in core.trace.snapshot().items():  # counted under the right version
+        assert set(counts) <= CATALOGUE.for_version(version).ids, version

@@ -123,6 +123,7 @@ def test_overlapping_subscriptions_one_copy_all_identifiers_max_qos() -> None:
     msg = only(sub.received(), Publish)
     assert msg.qos == 2
     assert sorted(msg.properties.subscription_identifiers) == [1, 2]
+    assert "MQTT-3.3.4-2" in core.trace.snapshot()["5.0"]
 
 
 def test_overlapping_subscriptions_v311_one_copy() -> None:
@@ -133,6 +134,7 @@ def test_overlapping_subscriptions_v311_one_copy() -> None:
     pub.connect("pub")
     pub.publish("a/b", qos=2)
     assert only(sub.received(), Publish).qos == 1
+    assert "MQTT-3.3.5-1" in core.trace.snapshot()["3.1.1"]
 
 
 def test_no_local() -> None:
@@ -146,6 +148,7 @@ def test_no_local() -> None:
     other.connect("other")
     other.publish("t")
     assert only(peer.received(), Publish).topic == "t"
+    assert "MQTT-3.8.3-3" in core.trace.snapshot()["5.0"]
 
 
 def test_retain_as_published() -> None:
@@ -159,6 +162,7 @@ def test_retain_as_published() -> None:
     pub.publish("t", b"r", retain=True)
     assert only(keep.received(), Publish).retain
     assert not only(clear.received(), Publish).retain
+    assert {"MQTT-3.3.1-12", "MQTT-3.3.1-13"} <= set(core.trace.snapshot()["5.0"])
 
 
 def test_dollar_topics_not_matched_by_leading_wildcards() -> None:
@@ -273,6 +277,7 @@ def test_topic_alias_mappings_do_not_outlive_the_connection() -> None:
     again.connect("pub", clean=False, properties=Properties(session_expiry_interval=60))
     assert only(again.publish("", properties=Properties(topic_alias=1)), Disconnect) \
         .reason_code == 0x82
+    assert "MQTT-3.3.2-7" in core.trace.snapshot()["5.0"]
 
 
 def test_topic_alias_server_to_client() -> None:
@@ -285,7 +290,8 @@ def test_topic_alias_server_to_client() -> None:
         pub.publish(topic)
     msgs = of_type(sub.received(), Publish)
     assert [(m.topic, m.properties.topic_alias) for m in msgs] == [
-        ("a", 1), ("", 1), ("b", None)]
+        ("a", 1), ("", 1), ("b", None)]  # aliases count from 1
+    assert "MQTT-3.3.2-8" in core.trace.snapshot()["5.0"]
 
 
 def test_no_topic_alias_without_topic_alias_maximum() -> None:

@@ -22,7 +22,7 @@ from mqttspec import (
     encode,
 )
 from mqttspec.raw import RawPacket, raw_vbi
-from reference_broker import BrokerConfig, ThreadedBroker
+from reference_broker import BrokerConfig, ThreadedBroker, flows
 from reference_broker.handshake import peek_connect_level
 from tests.mqttspec.test_fuzz_invariant import mutated_stream
 
@@ -168,3 +168,21 @@ def test_a_client_that_does_not_read_is_paused_not_buffered_without_end() -> Non
         assert conn is not None and broker.call(lambda: conn.paused)
         queued = broker.call(lambda: len(broker.broker.core.sessions["deaf"].queue))
         assert queued <= 50
+
+
+def test_an_internal_error_closes_only_that_connection(broker: ThreadedBroker,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transient error while a packet is processed (here: one forced on PUBLISH) closes the
+    network connection it arrived on; the broker serves the next client."""
+    def fail(*_: object) -> None:
+        raise MemoryError("a transient error")
+
+    monkeypatch.setattr(flows, "publish_in", fail)
+    with RawClient(broker.port, level=4) as client:
+        client.send(Connect(client_id="unlucky", protocol_level=4))
+        assert isinstance(client.recv(), Connack)
+        client.send(Publish(topic="t", payload=b"x", protocol_level=4))
+        assert client.read_to_eof() == []
+    monkeypatch.undo()
+    alive(broker.port)
+    assert "MQTT-4.8.0-2" in broker.trace_snapshot()["3.1.1"]

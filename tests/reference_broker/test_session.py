@@ -147,6 +147,18 @@ def test_will_retain_and_properties() -> None:
     assert msg.properties.will_delay_interval is None
 
 
+def test_v311_will_retain() -> None:
+    core = make_core()
+    peer = Peer(core, 4)
+    peer.connect("p", will=Will(topic="will/r", payload=b"gone", retain=True))
+    peer.conn.connection_lost(1.0)
+    late = Peer(core, 4)
+    late.connect("late")
+    msg = only(of_type(late.subscribe("will/#", qos=0), Publish), Publish)
+    assert msg.retain and msg.payload == b"gone"
+    assert "MQTT-3.1.2-17" in core.trace.snapshot()["3.1.1"]
+
+
 def test_will_delay_and_reconnection_within_it() -> None:
     core = make_core()
     w = watcher(core)
@@ -243,3 +255,53 @@ def test_incoming_qos2_state_survives_reconnection() -> None:
     again.connect("pub", clean=False)
     only(again.publish("t", qos=2, packet_id=4, dup=True), Pubrec)
     assert w.received() == []  # not delivered twice
+
+
+def test_session_state_lasts_while_connected_and_is_stored_between_connections() -> None:
+    core = make_core()
+    sub, pub = Peer(core), Peer(core)
+    sub.connect("sub", clean=False, properties=Properties(session_expiry_interval=1))
+    sub.subscribe("t", qos=1)
+    pub.connect("pub")
+    core.tick(100.0)  # long past the interval, but the connection is open
+    pub.publish("t", qos=1, now=100.0)
+    assert only(sub.received(), Publish).topic == "t"
+    sub.send(Disconnect(protocol_level=5), now=100.0)
+    core.tick(100.5)
+    assert "sub" in core.sessions  # the interval counts from the close
+    core.tick(101.0)
+    assert "sub" not in core.sessions
+    assert {"MQTT-4.1.0-1", "MQTT-4.1.0-2"} <= set(core.trace.snapshot()["5.0"])
+    old = Peer(core, 4)  # 3.1.1: CleanSession 0 keeps the state until the client resets it
+    old.connect("old", clean=False)
+    old.subscribe("u", qos=1)
+    old.conn.connection_lost(1.0)
+    core.tick(10_000.0)
+    again = Peer(core, 4)
+    assert only(again.connect("old", clean=False), Connack).session_present
+    pub.publish("u", b"kept", qos=1)
+    assert only(again.received(), Publish).payload == b"kept"
+    assert {"MQTT-4.1.0-1", "MQTT-4.1.0-2"} <= set(core.trace.snapshot()["3.1.1"])
+
+
+def test_retained_messages_outlive_the_session_that_published_them() -> None:
+    core = make_core()
+    pub = Peer(core, 4)
+    pub.connect("pub", clean=True)
+    pub.publish("r", b"kept", retain=True)
+    pub.send(Disconnect(protocol_level=4))  # CleanSession 1: the session ends here
+    assert "pub" not in core.sessions
+    sub = Peer(core, 4)
+    sub.connect("sub")
+    assert [m.payload for m in of_type(sub.subscribe("r"), Publish)] == [b"kept"]
+    assert "MQTT-3.1.2-7" in core.trace.snapshot()["3.1.1"]
+
+
+def test_no_will_flag_no_will_message() -> None:
+    core = make_core()
+    w = watcher(core, "#")
+    peer = Peer(core, 4)
+    peer.connect("quiet")  # Will Flag 0
+    peer.conn.connection_lost(1.0)  # an abnormal close
+    assert w.received() == []
+    assert "MQTT-3.1.2-12" in core.trace.snapshot()["3.1.1"]

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from mqttspec import Disconnect, Properties, Puback, Publish, Suback, Unsuback, Unsubscribe
+import pytest
+
+from mqttspec import (
+    Disconnect,
+    Properties,
+    Puback,
+    Pubcomp,
+    Publish,
+    Pubrec,
+    Pubrel,
+    Suback,
+    Unsuback,
+    Unsubscribe,
+)
+from reference_broker.trace import version_of
 
 from .engine_peer import Peer, make_core, of_type, only
 
@@ -90,23 +104,69 @@ def test_unsubscribe() -> None:
     assert sub.received() == []
     old = Peer(core, 4)
     old.connect("old")
-    out = old.send(Unsubscribe(packet_id=6, topic_filters=("zz",),
-                           protocol_level=4))
-    assert only(out, Unsuback).reason_codes == ()
+    out = old.send(Unsubscribe(packet_id=6, topic_filters=("zz", "yy"), protocol_level=4))
+    assert only(out, Unsuback).reason_codes == ()  # one UNSUBACK for both filters
+    assert "MQTT-3.10.4-6" in core.trace.snapshot()["3.1.1"]
 
 
-def test_unsubscribe_completes_messages_in_flight() -> None:
+@pytest.mark.parametrize("level", [4, 5])
+def test_unsubscribe_completes_messages_in_flight(level: int) -> None:
     core = make_core()
-    sub, pub = Peer(core), Peer(core)
+    sub, pub = Peer(core, level), Peer(core, level)
     sub.connect("sub")
-    sub.subscribe("t", qos=1)
+    sub.subscribe("t", qos=2)
     pub.connect("pub")
-    pub.publish("t", qos=1)
-    msg = only(sub.received(), Publish)
-    sub.send(Unsubscribe(packet_id=9, topic_filters=("t",), protocol_level=5))
-    assert msg.packet_id in core.sessions["sub"].inflight
-    sub.send(Puback(packet_id=msg.packet_id or 0, protocol_level=5))
+    pub.publish("t", b"1", qos=1)
+    pub.publish("t", b"2", qos=2, packet_id=2)
+    one, two = of_type(sub.received(), Publish)
+    ack = only(sub.send(Unsubscribe(packet_id=9, topic_filters=("t",), protocol_level=level)),
+               Unsuback)
+    assert ack.packet_id == 9
+    assert set(core.sessions["sub"].inflight) == {one.packet_id, two.packet_id}
+    sub.send(Puback(packet_id=one.packet_id or 0, protocol_level=level))
+    rel = only(sub.send(Pubrec(packet_id=two.packet_id or 0, protocol_level=level)), Pubrel)
+    assert sub.send(Pubcomp(packet_id=rel.packet_id, protocol_level=level)) == []
     assert core.sessions["sub"].inflight == {}
+    seen = core.trace.snapshot()[version_of(level)]
+    assert "MQTT-3.10.4-3" in seen and ("MQTT-2.3.1-7" if level < 5 else "MQTT-2.2.1-6") in seen
+
+
+def test_unsuback_says_which_filters_had_no_subscription() -> None:
+    peer = Peer(make_core())
+    peer.connect("c")
+    ack = only(peer.send(Unsubscribe(packet_id=3, topic_filters=("nope",), protocol_level=5)),
+               Unsuback)
+    assert ack.reason_codes == (0x11,) and "nope" in (ack.properties.reason_string or "")
+    assert "MQTT-3.11.3-2" in peer.core.trace.snapshot()["5.0"]
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_topics_are_matched_as_received_u_feff_included(level: int) -> None:
+    core = make_core()
+    sub, pub = Peer(core, level), Peer(core, level)
+    sub.connect("sub")
+    sub.subscribe("\ufeffa", qos=0)
+    pub.connect("pub")
+    pub.publish("a")
+    assert sub.received() == []  # U+FEFF is a character like any other: no match
+    pub.publish("\ufeffa")
+    assert only(sub.received(), Publish).topic == "\ufeffa"  # never stripped
+    seen = core.trace.snapshot()[version_of(level)]
+    assert {"MQTT-1.5.3-3" if level < 5 else "MQTT-1.5.4-3", "MQTT-4.7.3-4"} <= set(seen)
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_leading_wildcards_never_match_dollar_topics(level: int) -> None:
+    core = make_core()
+    sub, pub = Peer(core, level), Peer(core, level)
+    sub.connect("sub")
+    sub.subscribe("#", "+/x", qos=0)
+    pub.connect("pub")
+    pub.publish("$SYS/x")
+    assert sub.received() == []
+    pub.publish("a/x")
+    assert only(sub.received(), Publish).topic == "a/x"
+    assert "MQTT-4.7.2-1" in core.trace.snapshot()[version_of(level)]
 
 
 def test_unavailable_features_get_suback_failure_codes() -> None:

@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 from mqttspec.catalogue import load_catalogue
-from reference_broker.trace import Trace
+from reference_broker import delivery, outgoing
+from reference_broker.trace import Trace, coverage_lines
 
 SOURCE = Path(__file__).resolve().parents[2] / "reference_broker"
 
@@ -57,3 +58,22 @@ def test_trace_counts_per_version(tmp_path: Path) -> None:
                                 "5.0": {"MQTT-3.1.0-2": 1, "MQTT-3.3.1-4": 1}}
     trace.write(tmp_path / "t.json")
     assert '"MQTT-3.1.0-1": 2' in (tmp_path / "t.json").read_text()
+
+
+def test_coverage_lines_list_missing_and_untestable_statements_apart() -> None:
+    lines = coverage_lines({"3.1.1": {"MQTT-3.1.0-2": 1, "MQTT-9.9.9-9": 1}, "5.0": {}})
+    v311 = [line for line in lines if not line.startswith("MQTT 5.0")][:5]
+    assert v311[0].startswith("MQTT 3.1.1: 1 of ") and v311[0].endswith(" untestable")
+    missing = next(line for line in lines if line.startswith("  not exercised:"))
+    assert "MQTT-3.1.0-2" not in missing.split() and "MQTT-7.1.1-1" not in missing.split()
+    assert any(line.startswith("  untestable") and "MQTT-7.1.1-1" in line for line in lines)
+    assert "  not in the catalogue: MQTT-9.9.9-9" in lines
+
+
+def test_statement_tables_name_real_statements() -> None:
+    """IDs recorded from tables rather than hit(...) calls: delivery's and outgoing's."""
+    catalogue = load_catalogue()
+    for (v5, _), ids in delivery._BUILT.items():
+        assert ids and set(ids) <= catalogue.for_version("5.0" if v5 else "3.1.1").ids
+    for rules in outgoing._RULES.values():
+        assert set(rules) <= catalogue.for_version("5.0").ids

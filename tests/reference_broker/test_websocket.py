@@ -113,21 +113,23 @@ def test_garbage_http_gets_an_error_and_close(broker: ThreadedBroker, raw: bytes
         client.open()
 
 
+@pytest.mark.parametrize("level", [4, 5])
 def test_text_frame_closes_the_connection_and_publishes_the_will(
-        broker: ThreadedBroker) -> None:
-    with WsClient(ws_port(broker)) as client, RawClient(broker.port) as watch:
+        broker: ThreadedBroker, level: int) -> None:
+    with WsClient(ws_port(broker), level) as client, RawClient(broker.port) as watch:
         watch.send(Connect(client_id="watch", protocol_level=5))
         assert isinstance(watch.recv(), Connack)
         watch.send(Subscribe(packet_id=1, subscriptions=(Subscription(topic_filter="w"),),
                              protocol_level=5))
         watch.recv()
         client.open()
-        connect(client, "texter", will=Will(topic="w", payload=b"gone"))
+        connect(client, "texter", level, will=Will(topic="w", payload=b"gone"))
         client.send_frame(TEXT, b"\x30\x03\x00\x01w")  # a PUBLISH, but in a text frame
         assert client.expect_close().close_code == 1003  # MQTT-6.0.0-1
         will = watch.recv()  # the network connection closed without DISCONNECT
         assert isinstance(will, Publish) and will.payload == b"gone"
-    assert broker.trace_snapshot()["5.0"]["MQTT-6.0.0-1"] == 1
+    version = "5.0" if level == 5 else "3.1.1"
+    assert broker.trace_snapshot()[version]["MQTT-6.0.0-1"] == 1
 
 
 def test_one_frame_with_two_packets_and_half_a_third(broker: ThreadedBroker) -> None:
