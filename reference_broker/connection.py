@@ -34,7 +34,6 @@ from mqttspec import (
     Properties,
     ProtocolViolation,
     Publish,
-    encode,
 )
 from mqttspec import reason_codes as rc
 from mqttspec.types import PacketType
@@ -347,7 +346,7 @@ class Connection:
         is closed, or the packet exceeds the client's Maximum Packet Size (outgoing.py)."""
         if self.state == "closed":
             return False
-        data = encode(packet) if self.level < 5 else outgoing.encode_for(self, packet)
+        data = outgoing.wire(packet) if self.level < 5 else outgoing.encode_for(self, packet)
         if data is None:
             return False
         self.outbox.append(data)

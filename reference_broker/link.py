@@ -58,8 +58,8 @@ class ClientLink:
         self.pending_hits: list[str] = []  # transport statements waiting for the level
         self._done: asyncio.Future[None] | None = None
         self.conn = Connection(broker.core, self.loop.time())
-        self.conn.on_output = self._flush
-        self.conn.on_close = sink.close
+        self.conn.on_output = self._output_waiting
+        self.conn.on_close = self._close
         self.decoder = Decoder(peer="client", max_packet_size=broker.config.maximum_packet_size)
         broker.clients.add(self)
         self._timer: asyncio.TimerHandle | None = self.loop.call_later(
@@ -155,8 +155,18 @@ class ClientLink:
 
     # -- engine hooks and timers -------------------------------------------------------------
 
-    def _flush(self) -> None:
-        self.sink.write(self.conn.take_output())
+    def _output_waiting(self) -> None:
+        self.broker.output_waiting(self)
+
+    def flush(self) -> None:
+        """Write what the engine produced since the last flush (broker.flush_output)."""
+        output = self.conn.take_output()
+        if output:
+            self.sink.write(output)
+
+    def _close(self) -> None:
+        self.flush()  # what the engine sent before closing goes out first
+        self.sink.close()
 
     def _flush_hits(self) -> None:
         hits, self.pending_hits = self.pending_hits, []
