@@ -3,8 +3,9 @@
 Strategy: sans-IO.  The I/O layer (server.py) feeds `receive(packet, now)` with what its
 Decoder produced, `violation(exc, now)` when the Decoder refused the bytes, `connection_lost`
 when the socket closes, and calls `check_keep_alive(now)` when the deadline it was given
-passes.  The engine appends encoded packets to `outbox` (then calls `on_output`) and asks to
-close the connection by calling `on_close`; unit tests simply read `outbox` and `closed`.
+passes.  The engine appends encoded packets to `outbox` (calling `on_output` as the first one
+arrives: the I/O layer then takes them all at once) and asks to close the connection by
+calling `on_close`; unit tests simply read `outbox` and `closed`.
 
 States: "new" (only CONNECT may arrive; then, while an MQTT 5 enhanced authentication runs,
 only AUTH or DISCONNECT: `authenticating`), "open" (CONNACK 0x00 sent), "closed"
@@ -347,11 +348,18 @@ class Connection:
         if self.state == "closed":
             return False
         data = outgoing.wire(packet) if self.level < 5 else outgoing.encode_for(self, packet)
-        if data is None:
+        return data is not None and self._queue(data)
+
+    def send_encoded(self, data: bytes) -> bool:
+        """Queue a PUBLISH encoded beforehand (outgoing.publish_wire); False as for `send`."""
+        if self.state == "closed" or (self.level == 5 and not outgoing.fits(self, data)):
             return False
+        return self._queue(data)
+
+    def _queue(self, data: bytes) -> bool:
+        if not self.outbox and self.on_output is not None:
+            self.on_output()  # once: the I/O layer takes the whole outbox at a time
         self.outbox.append(data)
-        if self.on_output is not None:
-            self.on_output()
         return True
 
     def take_output(self) -> list[bytes]:

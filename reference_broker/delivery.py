@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mqttspec import NO_PROPERTIES, Properties, Publish, Pubrel
+from reference_broker import outgoing
 from reference_broker.model import Delivery
 from reference_broker.session import Inflight, Session
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from reference_broker.connection import Connection
 
 
-# The rules every PUBLISH built by `_build_publish` follows, whatever the message, as
+# The rules every PUBLISH built by `_properties` follows, whatever the message, as
 # (3.1.1 ID, 5.0 ID) pairs: recorded in one go, since there is one such packet per delivery.
 _EVERY_PUBLISH = (
     ("MQTT-3.3.2-1", "MQTT-3.3.2-1"),  # the Topic Name first, as a UTF-8 string ...
@@ -71,12 +72,12 @@ def pump(conn: Connection, session: Session, now: float) -> None:
             if pid is None:
                 return
         queue.popleft()
-        publish = _build_publish(conn, delivery, pid, now)
-        if not _send_publish(conn, publish):
+        props = _properties(conn, delivery, now)
+        if not _send_publish(conn, delivery, props, pid):
             conn.hit("", "MQTT-3.1.2-25")  # too large: discarded, as if delivered
             continue
         if pid is not None:
-            session.inflight[pid] = Inflight(publish, sent=True, shared=delivery.shared)
+            session.inflight[pid] = Inflight(delivery, props, conn.level, sent=True)
             conn.outstanding += 1
 
 
@@ -87,8 +88,7 @@ def _resend(conn: Connection, session: Session) -> bool:
     for pid, entry in list(session.inflight.items()):
         if entry.sent:
             continue
-        publish = entry.publish
-        if acl is not None and not entry.released and not acl.may_read(publish.topic):
+        if acl is not None and not entry.released and not acl.may_read(entry.topic):
             del session.inflight[pid]  # e.g. the session was resumed by another user
             continue
         if conn.outstanding >= conn.receive_maximum:
@@ -96,6 +96,7 @@ def _resend(conn: Connection, session: Session) -> bool:
         entry.sent = True
         conn.outstanding += 1
         hit("MQTT-4.4.0-1", "MQTT-4.4.0-1")
+        publish = entry.publish(pid)
         if entry.shared and publish.qos == 2:
             hit("", "MQTT-4.8.2-4")  # a shared subscription's message: completed here
         if entry.released:
@@ -117,7 +118,9 @@ def _resend(conn: Connection, session: Session) -> bool:
     return True
 
 
-def _build_publish(conn: Connection, d: Delivery, pid: int | None, now: float) -> Publish:
+def _properties(conn: Connection, d: Delivery, now: float) -> Properties:
+    """The properties of the PUBLISH built for this subscriber (MQTT 5; 3.x: none), and the
+    rules every such PUBLISH follows, recorded."""
     m, level, hit = d.message, conn.level, conn.hit
     props = NO_PROPERTIES
     if level == 5:
@@ -141,8 +144,7 @@ def _build_publish(conn: Connection, d: Delivery, pid: int | None, now: float) -
         hit("", "MQTT-4.6.0-6")  # a non-shared subscription: an ordered topic
     if m.retain and not d.retain:
         hit("MQTT-3.3.1-9", "MQTT-3.3.1-12")
-    return Publish(topic=m.topic, payload=m.payload, qos=d.qos, retain=d.retain,
-                   packet_id=pid, properties=props, protocol_level=level)
+    return props
 
 
 def _trace_passed_through(conn: Connection, props: Properties) -> None:
@@ -164,13 +166,19 @@ def _trace_passed_through(conn: Connection, props: Properties) -> None:
         hit("", "MQTT-3.3.2-20")
 
 
-def _send_publish(conn: Connection, publish: Publish) -> bool:
-    """Send, using a Topic Alias when the client accepts them (MQTT-3.1.2-26, -27)."""
-    if conn.level < 5:
-        return conn.send(publish)
-    if not conn.alias_max_out:
+def _send_publish(conn: Connection, d: Delivery, props: Properties, pid: int | None
+                  ) -> bool:
+    """Send, using a Topic Alias when the client accepts them (MQTT-3.1.2-26, -27); without
+    one, the bytes are those every subscriber of the message shares (outgoing.py)."""
+    if conn.alias_max_out:
+        return _send_aliased(conn, d.publish(props, pid, conn.level))
+    if conn.level == 5:
         conn.hit("", "MQTT-3.1.2-27")
-        return conn.send(publish)
+    return conn.send_encoded(
+        outgoing.publish_wire(d.message, d.qos, d.retain, props, conn.level, pid))
+
+
+def _send_aliased(conn: Connection, publish: Publish) -> bool:
     alias = conn.aliases_out.get(publish.topic)
     if alias is not None:
         conn.hit("", "MQTT-3.3.2-11")

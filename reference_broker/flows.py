@@ -148,7 +148,7 @@ def _acked(conn: Connection, session: Session, pid: int, qos: int, code: int,
            now: float) -> None:
     """PUBACK (QoS 1) or PUBCOMP (QoS 2) completes a delivery to the client."""
     entry = session.inflight.get(pid)
-    if entry is None or entry.publish.qos != qos or (qos == 2 and not entry.released):
+    if entry is None or entry.qos != qos or (qos == 2 and not entry.released):
         return  # nothing of ours is waiting for this acknowledgement
     if qos == 1:
         conn.hit("MQTT-4.3.2-1", "MQTT-4.3.2-3")
@@ -172,7 +172,7 @@ def _complete(conn: Connection, session: Session, pid: int, entry: Inflight,
 def _pubrec(conn: Connection, session: Session, a: Pubrec, now: float) -> None:
     pid, level = a.packet_id, conn.level
     entry = session.inflight.get(pid)
-    if entry is None or entry.publish.qos != 2:
+    if entry is None or entry.qos != 2:
         if level == 5:
             conn.send(Pubrel(packet_id=pid, reason_code=rc.PACKET_IDENTIFIER_NOT_FOUND,
                              properties=_not_found("PUBLISH", pid), protocol_level=5))

@@ -5,7 +5,9 @@ subscriber's queue.  Its properties are stored as they must be forwarded (MQTT-3
 -16, -17, -18, -20: unaltered, user properties in order), minus the two that belong to one hop:
 Topic Alias and Subscription Identifier.  What differs per subscriber (granted QoS, RETAIN as
 sent, Subscription Identifiers) lives in a `Delivery`.  Times are plain floats from the
-caller's monotonic clock, so everything here is testable without waiting.
+caller's monotonic clock, so everything here is testable without waiting.  A message also
+memoises its encoded PUBLISH packets (`encoded`, filled by outgoing.py), so that every
+subscriber that gets the same packet shares one encoding.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mqttspec import NO_PROPERTIES, Properties
+from mqttspec import NO_PROPERTIES, Properties, Publish
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,10 @@ class Message:
     properties: Properties = NO_PROPERTIES
     origin: str = ""  # Client Identifier of the publisher ("" for none)
     received_at: float = 0.0
+    # (protocol level, QoS, RETAIN) -> the PUBLISH encoded around its Packet Identifier:
+    # a memo of outgoing.publish_wire, not part of the message's value
+    encoded: dict[tuple[int, int, bool], tuple[bytes, bytes]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @property
     def expires_at(self) -> float | None:
@@ -64,3 +70,9 @@ class Delivery:
     retain: bool
     subscription_ids: tuple[int, ...] = field(default=())
     shared: bool = False  # for a shared subscription: never handed to another member
+
+    def publish(self, properties: Properties, packet_id: int | None, level: int) -> Publish:
+        """The PUBLISH packet it becomes (DUP 0, no Topic Alias)."""
+        m = self.message
+        return Publish(topic=m.topic, payload=m.payload, qos=self.qos, retain=self.retain,
+                       packet_id=packet_id, properties=properties, protocol_level=level)

@@ -14,10 +14,17 @@ UNSUBACK, DISCONNECT, AUTH), in this order:
    of a packet they would make too large (MQTT-3.4.2-2, -3 and their kin, one pair of
    statements per packet type, in `_RULES`).
 
-A packet still too large is not sent (MQTT-3.1.2-24): `encode_for` returns None and the caller
-treats a PUBLISH as delivered (MQTT-3.1.2-25, delivery.py).  Only PUBLISH packets wait for
-the client's Receive Maximum, in the session queue; everything else is sent at once, quota or
-not (MQTT-3.3.4-10, MQTT-4.9.0-3).
+A packet still too large is not sent (MQTT-3.1.2-24): `encode_for` (or `fits`, for a PUBLISH
+already encoded) says so and the caller treats a PUBLISH as delivered (MQTT-3.1.2-25,
+delivery.py).
+
+`publish_wire` encodes the PUBLISH packets of the session queues once per message rather than
+once per subscriber: every subscriber that gets the same protocol level, QoS, RETAIN flag and
+properties gets the same bytes, except the Packet Identifier, which is spliced in (the
+encoder's PUBLISH layout is the spec's: fixed header, Topic Name, Packet Identifier, ...).
+
+Only PUBLISH packets wait for the client's Receive Maximum, in the session queue; everything
+else is sent at once, quota or not (MQTT-3.3.4-10, MQTT-4.9.0-3).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mqttspec import (
+    NO_PROPERTIES,
     Auth,
     Connack,
     Disconnect,
@@ -40,6 +48,8 @@ from mqttspec import (
     encode,
 )
 from mqttspec import reason_codes as rc
+from mqttspec.properties import Properties
+from reference_broker.model import Message
 
 if TYPE_CHECKING:
     from reference_broker.connection import Connection
@@ -82,13 +92,47 @@ def encode_for(conn: Connection, packet: Packet) -> bytes | None:
             data = _fit(conn, packet, rules, limit, data)
     else:  # PUBLISH (whose User Properties are application data) and PINGRESP
         data = wire(packet)
-    if limit is not None and len(data) > limit:
-        conn.hit("", "MQTT-3.1.2-24")  # not sent at all
+    if not fits(conn, data):
         return None
     if not isinstance(packet, Publish) and conn.outstanding >= conn.receive_maximum:
         conn.hit("", "MQTT-3.3.4-10")  # the quota holds back PUBLISH only
         conn.hit("", "MQTT-4.9.0-3")
     return data
+
+
+def fits(conn: Connection, data: bytes) -> bool:
+    """Whether an encoded packet is within the client's Maximum Packet Size (MQTT 5)."""
+    limit = conn.max_packet_out
+    if limit is not None and len(data) > limit:
+        conn.hit("", "MQTT-3.1.2-24")  # not sent at all
+        return False
+    return True
+
+
+def publish_wire(m: Message, qos: int, retain: bool, props: Properties, level: int,
+                 pid: int | None) -> bytes:
+    """The PUBLISH of message `m` for one subscriber (DUP 0, no Topic Alias), encoded once
+    per (level, QoS, RETAIN) and kept in `m.encoded` when it carries the message's own
+    properties; per-subscriber properties (Subscription Identifiers, a Message Expiry
+    Interval counted down) make a packet of its own."""
+    own = props is (m.properties if level == 5 else NO_PROPERTIES)
+    parts = m.encoded.get((level, qos, retain)) if own else None
+    if parts is None:
+        data = wire(Publish(topic=m.topic, payload=m.payload, qos=qos, retain=retain,
+                            packet_id=1 if qos else None, properties=props,
+                            protocol_level=level))
+        if qos:  # the two bytes after the Topic Name are the Packet Identifier
+            at = 2
+            while data[at - 1] & 0x80:  # the Remaining Length goes on
+                at += 1
+            at += 2 + int.from_bytes(data[at:at + 2], "big")
+            parts = data[:at], data[at + 2:]
+        else:
+            parts = data, b""
+        if own:
+            m.encoded[(level, qos, retain)] = parts
+    head, tail = parts
+    return head if pid is None else head + pid.to_bytes(2, "big") + tail
 
 
 def _reason_codes(packet: Diagnostic) -> tuple[int, ...]:

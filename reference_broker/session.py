@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mqttspec import Publish, Will
+from mqttspec import Properties, Publish, Will
 from reference_broker.config import UNLIMITED_SESSION
 from reference_broker.model import Delivery, SubOptions
 
@@ -25,12 +25,31 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class Inflight:
-    """A QoS 1 or 2 PUBLISH sent to the client and not yet completely acknowledged."""
+    """A QoS 1 or 2 PUBLISH sent to the client and not yet completely acknowledged, kept as
+    what it was built from: it is rebuilt as a packet only if it must be re-sent."""
 
-    publish: Publish  # as first sent: DUP 0, no Topic Alias (aliases die with the connection)
+    delivery: Delivery  # the message, with the QoS and RETAIN flag it was sent with
+    properties: Properties  # as first sent: no Topic Alias (aliases die with the connection)
+    level: int  # the protocol level it was first sent under
     released: bool = False  # QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP
     sent: bool = False  # sent on the current network connection (else resend on resume)
-    shared: bool = False  # delivered for a shared subscription (MQTT 5 section 4.8.2)
+
+    @property
+    def qos(self) -> int:
+        return self.delivery.qos
+
+    @property
+    def topic(self) -> str:
+        return self.delivery.message.topic
+
+    @property
+    def shared(self) -> bool:
+        """Delivered for a shared subscription (MQTT 5 section 4.8.2)."""
+        return self.delivery.shared
+
+    def publish(self, packet_id: int) -> Publish:
+        """The PUBLISH as first sent: DUP 0, no Topic Alias."""
+        return self.delivery.publish(self.properties, packet_id, self.level)
 
 
 class Session:

@@ -133,7 +133,7 @@ def unsubscribe(conn: Connection, session: Session, u: Unsubscribe) -> None:
         else:
             codes.append(rc.NO_SUBSCRIPTION_EXISTED)
     # QoS 1 and 2 messages already sent for those filters stay in flight, to be completed
-    if any(matches(f, entry.publish.topic) for f in removed for entry in session.inflight.values()):
+    if any(matches(f, entry.topic) for f in removed for entry in session.inflight.values()):
         hit("MQTT-3.10.4-3", "MQTT-3.10.4-3")
     if len(codes) > 1:
         hit("MQTT-3.10.4-6", "MQTT-3.10.4-6")

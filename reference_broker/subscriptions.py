@@ -1,10 +1,12 @@
 """Who gets a message: the broker-wide subscription index and the matching rules.
 
-Strategy: two dicts, read in full on every PUBLISH (simple before fast).  Non-shared
-subscriptions are kept by Topic Filter, then by Client Identifier; shared ones (MQTT 5
-"$share/{ShareName}/{filter}") by (ShareName, filter), then by Client Identifier.  A filter
-starting with a wildcard is never matched with a Topic Name starting with '$' (MQTT-4.7.2-1);
-the rest is `mqttspec.topics.matches`, which compares without any normalisation (MQTT-4.7.3-4).
+Strategy: dicts.  Non-shared subscriptions are kept by Topic Filter, then by Client
+Identifier, in two dicts: filters without wildcards, which match exactly one Topic Name, the
+identical string (so one lookup finds them), and filters with '+' or '#', read in full on every
+PUBLISH.  Shared ones (MQTT 5 "$share/{ShareName}/{filter}") are kept by (ShareName, filter),
+then by Client Identifier, and read in full too.  A filter starting with a wildcard is never
+matched with a Topic Name starting with '$' (MQTT-4.7.2-1); the rest is
+`mqttspec.topics.matches`, which compares without any normalisation (MQTT-4.7.3-4).
 
 Overlapping non-shared subscriptions of one session give one copy of the message, at the
 highest granted QoS of the matches (MQTT-3.3.5-1 / MQTT-3.3.4-2), carrying every matching
@@ -37,28 +39,34 @@ class _Group:
 
 
 class SubscriptionIndex:
-    __slots__ = ("_plain", "_shared", "_trace")
+    __slots__ = ("_exact", "_wild", "_shared", "_trace")
 
     def __init__(self, trace: Trace | None = None) -> None:
-        self._plain: dict[str, dict[str, SubOptions]] = {}
+        self._exact: dict[str, dict[str, SubOptions]] = {}  # filters without wildcards
+        self._wild: dict[str, dict[str, SubOptions]] = {}  # filters with '+' or '#'
         self._shared: dict[tuple[str, str], _Group] = {}
         self._trace = trace or Trace()
+
+    def _plain(self, topic_filter: str) -> dict[str, dict[str, SubOptions]]:
+        """The dict that holds this non-shared filter."""
+        return self._wild if "+" in topic_filter or "#" in topic_filter else self._exact
 
     def add(self, client_id: str, topic_filter: str, options: SubOptions) -> None:
         share, plain_filter = split_shared(topic_filter)
         if share is None:
-            self._plain.setdefault(plain_filter, {})[client_id] = options
+            self._plain(plain_filter).setdefault(plain_filter, {})[client_id] = options
         else:
             self._shared.setdefault((share, plain_filter), _Group()).members[client_id] = options
 
     def remove(self, client_id: str, topic_filter: str) -> None:
         share, plain_filter = split_shared(topic_filter)
         if share is None:
-            subs = self._plain.get(plain_filter)
+            table = self._plain(plain_filter)
+            subs = table.get(plain_filter)
             if subs is not None:
                 subs.pop(client_id, None)
                 if not subs:
-                    del self._plain[plain_filter]
+                    del table[plain_filter]
             return
         group = self._shared.get((share, plain_filter))
         if group is not None:
@@ -71,20 +79,18 @@ class SubscriptionIndex:
         """(Client Identifier, Delivery) for every session that must receive `message`;
         `sessions` are the broker's, by Client Identifier."""
         topic, hit = message.topic, self._trace.hit
-        dollar = topic.startswith("$")
         found: dict[str, list[SubOptions]] = {}
-        for topic_filter, subs in self._plain.items():
+        exact = self._exact.get(topic)  # the filter equal to the Topic Name, if any
+        if exact is not None:
+            self._collect(message, exact, found)
+        dollar = topic.startswith("$")
+        for topic_filter, subs in self._wild.items():
             if dollar and topic_filter[0] in "+#":
                 for client_id in subs:  # MQTT-4.7.2-1: a leading wildcard never matches '$'
                     hit(sessions[client_id].level, "MQTT-4.7.2-1", "MQTT-4.7.2-1")
                 continue
-            if not matches(topic_filter, topic):
-                continue
-            for client_id, options in subs.items():
-                if options.no_local and client_id == message.origin:
-                    hit(5, "", "MQTT-3.8.3-3")  # No Local: not to the publisher itself
-                    continue
-                found.setdefault(client_id, []).append(options)
+            if matches(topic_filter, topic):
+                self._collect(message, subs, found)
         out = [(client_id, self._combine(message, opts, sessions[client_id].level))
                for client_id, opts in found.items()]
         for (_, topic_filter), group in self._shared.items():
@@ -98,15 +104,33 @@ class SubscriptionIndex:
             hit(5, "", "MQTT-3.3.4-5")  # several copies, each with its own identifiers
         return out
 
+    def _collect(self, message: Message, subs: dict[str, SubOptions],
+                 found: dict[str, list[SubOptions]]) -> None:
+        """Add the subscriptions of one matching filter to `found`, by Client Identifier."""
+        for client_id, options in subs.items():
+            if options.no_local and client_id == message.origin:
+                self._trace.hit(5, "", "MQTT-3.8.3-3")  # No Local: not to the publisher
+                continue
+            if client_id in found:
+                found[client_id].append(options)
+            else:
+                found[client_id] = [options]
+
     def _combine(self, message: Message, opts: list[SubOptions], level: int,
                  shared: bool = False) -> Delivery:
         hit = self._trace.hit
-        granted = max(o.qos for o in opts)
-        if len(opts) > 1:
+        if len(opts) == 1:  # the usual case: one subscription matched
+            options = opts[0]
+            granted = options.qos
+            ids: tuple[int, ...] = () if options.subscription_id is None else (
+                options.subscription_id,)
+            retain = message.retain and options.retain_as_published
+        else:
+            granted = max(o.qos for o in opts)
             hit(level, "MQTT-3.3.5-1", "MQTT-3.3.4-2")  # the highest QoS of the overlaps
-        ids = tuple(o.subscription_id for o in opts if o.subscription_id is not None)
+            ids = tuple(o.subscription_id for o in opts if o.subscription_id is not None)
+            retain = message.retain and any(o.retain_as_published for o in opts)
         # Retain As Published (MQTT-3.3.1-12, -13); 3.x subscriptions never set it (MQTT-3.3.1-9)
-        retain = message.retain and any(o.retain_as_published for o in opts)
         if retain:
             hit(level, "", "MQTT-3.3.1-13")  # RETAIN as the publisher set it
         return Delivery(message, min(message.qos, granted), retain, ids, shared)

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from mqttspec import (
+    NO_PROPERTIES,
     Auth,
     Connack,
     Disconnect,
@@ -22,8 +23,11 @@ from mqttspec import (
     Pubrel,
     Suback,
     Unsuback,
+    decode_packet,
     encode,
 )
+from reference_broker import outgoing
+from reference_broker.model import Message
 
 from .engine_peer import Peer, make_core, of_type, only
 
@@ -147,3 +151,45 @@ def test_quota_holds_back_publish_only() -> None:
     assert only(sub.send(Pingreq(protocol_level=5)), Pingresp)  # answered at once
     assert only(sub.subscribe("u", packet_id=2), Suback).reason_codes == (2,)
     assert {"MQTT-3.3.4-10", "MQTT-4.9.0-3"} <= hits(sub)
+
+
+# -- PUBLISH encoded once per message (outgoing.publish_wire) ----------------------------------
+
+@pytest.mark.parametrize("level", [3, 4, 5])
+@pytest.mark.parametrize("qos", [0, 1, 2])
+@pytest.mark.parametrize("topic", ["t", "a/" + "é" * 70])  # a Remaining Length of 1 or 2 bytes
+def test_publish_wire_splices_the_packet_identifier(level: int, qos: int, topic: str) -> None:
+    props = Properties(user_properties=(("k", "v"),)) if level == 5 else NO_PROPERTIES
+    message = Message(topic, b"payload", qos, False, props)
+    for pid in ([None] if not qos else [1, 258, 65535]):
+        data = outgoing.publish_wire(message, qos, True, props, level, pid)
+        assert decode_packet(data, level) == Publish(
+            topic=topic, payload=b"payload", qos=qos, retain=True, packet_id=pid,
+            properties=props, protocol_level=level)
+    assert list(message.encoded) == [(level, qos, True)]  # one encoding, reused
+
+
+def test_publish_wire_keeps_per_subscriber_properties_apart() -> None:
+    props = Properties(content_type="text/plain")
+    message = Message("t", b"x", 1, False, props)
+    own = outgoing.publish_wire(message, 1, False, props, 5, 7)
+    with_id = replace(props, subscription_identifiers=(3,))
+    theirs = outgoing.publish_wire(message, 1, False, with_id, 5, 7)
+    assert decode_packet(theirs, 5).properties == with_id  # type: ignore[attr-defined]
+    assert decode_packet(own, 5).properties == props  # type: ignore[attr-defined]
+    assert list(message.encoded) == [(5, 1, False)]  # only the message's own properties
+
+
+def test_fan_out_subscribers_share_one_encoding() -> None:
+    core = make_core()
+    subs = [Peer(core, 4) for _ in range(3)]
+    for i, sub in enumerate(subs):
+        sub.connect(f"s{i}")
+        sub.subscribe("fan/out" if i else "fan/+", qos=1)  # exact and wildcard filters
+    pub = Peer(core, 4)
+    pub.connect("p")
+    pub.publish("fan/out", b"m", qos=1)
+    outs = [sub.conn.take_output() for sub in subs]
+    assert [len(out) for out in outs] == [1, 1, 1]
+    heads = {out[0][:-len(b"m") - 2] for out in outs}  # all but Packet Identifier and payload
+    assert len(heads) == 1
