@@ -31,6 +31,7 @@ from mqttspec.types import (
 )
 
 _COMPACT_AT = 1 << 16
+_TYPES: tuple[PacketType, ...] = tuple(PacketType)  # code - 1 -> type, without an enum call
 _FLAG_IDS_V5 = {
     PacketType.PUBREL: "MQTT-3.6.1-1", PacketType.SUBSCRIBE: "MQTT-3.8.1-1",
     PacketType.UNSUBSCRIBE: "MQTT-3.10.1-1", PacketType.DISCONNECT: "MQTT-3.14.1-1",
@@ -147,7 +148,7 @@ class Decoder:
         if code == 0 or (code == 15 and level is not None and level < 5):
             raise self._violation(f"reserved packet type {code}", "MQTT-4.8.0-1",
                                   "MQTT-4.13.1-1", section="2.2.1" if (level or 5) < 5 else "2.1.2")
-        ptype = PacketType(code)
+        ptype = _TYPES[code - 1]
         if level is None and ptype is not PacketType.CONNECT:
             raise ProtocolViolation(f"{ptype.name} before CONNECT", ("MQTT-3.1.0-1",),
                                     PROTOCOL_ERROR, "3.1")
