@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from reference_broker.__main__ import main, parse_args
 from reference_broker.config import BrokerConfig, ConfigError, load_config, parse_value
+from tests.reference_broker.broker_process import broker_process
 
 
 def test_defaults_are_loopback_and_os_port() -> None:
@@ -84,21 +83,7 @@ def test_main_reports_bad_option_in_one_line(capsys: pytest.CaptureFixture[str])
 
 def test_module_runs_prints_port_and_stops_on_sigterm(tmp_path: Path) -> None:
     trace = tmp_path / "trace.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reference_broker", "--port", "0", "--trace", str(trace)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[2])
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for _ in range(100):  # bounded: the listing is about 25 lines
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("listening on "):
-                break
-        assert lines and lines[-1].startswith("listening on 127.0.0.1:"), "".join(lines)
+    with broker_process("--port", "0", "--trace", str(trace), max_lines=100) as (proc, lines):
         port = int(lines[-1].rsplit(":", 1)[1])
         assert port > 0
         assert any("maximum_qos = 2" in line for line in lines)
@@ -106,10 +91,6 @@ def test_module_runs_prints_port_and_stops_on_sigterm(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=10)
         assert proc.returncode == 0, err
         assert json.loads(trace.read_text()) == {"3.1.1": {}, "5.0": {}}
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 def test_server_user_property_is_name_equals_value() -> None:

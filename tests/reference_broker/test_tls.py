@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from mqttspec import Connack, Connect, Pingreq, Pingresp, encode
 from reference_broker import BrokerConfig, ConfigError, ThreadedBroker
 from reference_broker.__main__ import main
 from reference_broker.listeners import ListenerError
+from tests.reference_broker.broker_process import broker_process
 
 from .paho_client import V5, V311, PahoClient
 from .raw_client import RawClient
@@ -184,30 +183,12 @@ def test_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_module_prints_every_listener(certs: Certs) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reference_broker", "--tls-port", "0", "--websocket-port", "0",
-         "--wss-port", "0", "--tls-certfile", str(certs.server)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[2])
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for _ in range(200):  # bounded: the listing is about 40 lines
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("listening on "):
-                break
+    with broker_process("--tls-port", "0", "--websocket-port", "0", "--wss-port", "0",
+                        "--tls-certfile", str(certs.server)) as (proc, lines):
         text = "".join(lines)
-        assert lines and lines[-1].startswith("listening on 127.0.0.1:"), text
         for name in ("tls", "ws", "wss"):
             assert f"\n{name} listener on 127.0.0.1:" in text
         assert "  tls_port = 0\n" in text and "  tls_require_client_cert = false\n" in text
         proc.terminate()
         _, err = proc.communicate(timeout=10)
         assert proc.returncode == 0, err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
