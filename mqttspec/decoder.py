@@ -82,6 +82,8 @@ class Decoder:
         try:
             return self._next()
         except ProtocolViolation as exc:
+            if exc.protocol_level is None:
+                exc.protocol_level = self.protocol_level
             self._error = exc
             raise
 
@@ -114,11 +116,14 @@ class Decoder:
                                   "MQTT-4.8.0-1", "MQTT-1.5.5-1", section=self._rl_section())
         total = i - pos + length
         if self.max_packet_size is not None and total > self.max_packet_size:
-            raise ProtocolViolation(
+            exc = ProtocolViolation(
                 f"packet of {total} bytes exceeds the maximum packet size "
                 f"{self.max_packet_size}",
                 self._size_ids(), PACKET_TOO_LARGE,
                 "3.2.2.3.6" if self.protocol_level == 5 else "")
+            if ptype is PacketType.CONNECT:
+                exc.protocol_level = _declared_level(bytes(buf[i : i + 0x10003]))
+            raise exc
         if len(buf) - i < length:
             return None
         body = bytes(buf[i : i + length])
@@ -193,6 +198,17 @@ class Decoder:
         if self.protocol_level != 5:
             return ()  # MQTT 3.x has no Maximum Packet Size; the limit is the receiver's own
         return ("MQTT-3.2.2-15",) if self.peer == "client" else ("MQTT-3.1.2-24",)
+
+
+def _declared_level(start: bytes) -> int | None:
+    """The Protocol Level of a CONNECT refused for its size, if the Protocol Name before it
+    has arrived and is well-formed (the bytes that have arrived, never more)."""
+    r = Reader(start, 4, "CONNECT")
+    try:
+        r.string("Protocol Name")
+        return r.u8("Protocol Level")
+    except ProtocolViolation:
+        return None
 
 
 def decode_packet(

@@ -78,6 +78,14 @@ def _reason_code(r: Reader, ptype: PacketType, statement: str) -> int:
 def connect(r: Reader, flags: int, peer: str | None) -> Connect:
     name = r.string("Protocol Name")
     level = r.u8("Protocol Level")
+    try:
+        return _connect_after_level(r, name, level)
+    except ProtocolViolation as exc:
+        exc.protocol_level = level  # what the client declared: its refusal speaks its version
+        raise
+
+
+def _connect_after_level(r: Reader, name: str, level: int) -> Connect:
     if level in PROTOCOL_NAMES:
         r.level = level
     if name not in ("MQTT", "MQIsdp"):

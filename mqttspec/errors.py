@@ -21,9 +21,13 @@ class ProtocolViolation(Exception):
     statements: normative statement IDs broken (may be empty where the rule is unnumbered,
         then `section` names where the rule lives).
     reason_code: what an MQTT 5 receiver should send (in DISCONNECT or CONNACK), e.g. 0x81.
+    protocol_level: the level the packet was read under, set by the decoder: for a refused
+        CONNECT, the Protocol Level byte it declared (any value) once that byte was read, so a
+        server can answer in the client's version; None when not known.  The statements are
+        numbered for MQTT 5.0 when it is 5, for 3.1.1 otherwise.
     """
 
-    __slots__ = ("detail", "statements", "reason_code", "section")
+    __slots__ = ("detail", "statements", "reason_code", "section", "protocol_level")
 
     def __init__(
         self,
@@ -37,6 +41,7 @@ class ProtocolViolation(Exception):
         self.statements = statements
         self.reason_code = reason_code
         self.section = section
+        self.protocol_level: int | None = None
 
     def __str__(self) -> str:
         where = ", ".join(self.statements) or (f"section {self.section}" if self.section else "")

@@ -136,8 +136,7 @@ class Connection:
         else:
             flows.dispatch(self, session, packet, now)
 
-    def violation(self, exc: ProtocolViolation, now: float, level_hint: int | None = None
-                  ) -> None:
+    def violation(self, exc: ProtocolViolation, now: float) -> None:
         """The Decoder refused the client's bytes."""
         if self.state == "closed":
             return
@@ -148,7 +147,7 @@ class Connection:
                         rc.PROTOCOL_ERROR, now, exc.detail)
             return
         if self.state == "new":
-            self._bad_connect(exc, now, level_hint)
+            self._bad_connect(exc, now)
             return
         self.trace.hit_ids(self.level, exc.statements)
         self.protocol_error(exc.reason_code, exc.detail, now)
@@ -260,8 +259,10 @@ class Connection:
         self.auth = None
         self._close(now, f"CONNECT refused (0x{code:02X})", will=False)
 
-    def _bad_connect(self, exc: ProtocolViolation, now: float, level_hint: int | None) -> None:
-        """The first packet was not a well-formed CONNECT."""
+    def _bad_connect(self, exc: ProtocolViolation, now: float) -> None:
+        """The first packet was not a well-formed CONNECT (the decoder tells which Protocol
+        Level it declared, if it got that far)."""
+        level_hint = exc.protocol_level
         known = level_hint in (3, 4, 5)
         level = level_hint if level_hint in (3, 4, 5) else 4
         self.trace.hit_ids(level, exc.statements)

@@ -5,8 +5,6 @@ checking the rules in the order the spec lists them, up to the choice of authent
 method (unsupported: 0x8C, MQTT-4.12.0-1); authentication and authorization come next, in
 auth.py.  `connack_properties()` builds what an MQTT 5 server declares about itself (MQTT 5
 section 3.2.2.3), plus the Authentication Method and Data ending an enhanced authentication.
-`peek_connect_level()` reads the Protocol Level of a CONNECT the decoder refused, so the
-refusal can be written in the client's own protocol version.
 """
 
 from __future__ import annotations
@@ -117,34 +115,3 @@ def connack_properties(c: Connect, config: BrokerConfig, client_id: str, assigne
     elif not props.request_response_information:
         hit(5, "", "MQTT-3.1.2-28")  # not requested: none returned
     return Properties(**values)
-
-
-def peek_connect_level(head: bytes) -> int | None:
-    """The Protocol Level of the CONNECT at the start of `head`, if it can be read: the
-    Protocol Name before it must lie within the packet and be well-formed UTF-8 without
-    U+0000 (else the decoder refused the name before it read the level, and numbered the
-    statements it names as 3.1.1 ones)."""
-    if not head or head[0] != 0x10:
-        return None
-    i, length, shift = 1, 0, 0
-    while True:  # the Remaining Length: 1 to 4 bytes
-        if i >= len(head) or i > 4:
-            return None
-        byte = head[i]
-        i += 1
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    end = i + length  # the end of the CONNECT
-    if i + 2 > min(len(head), end):
-        return None
-    name_len = (head[i] << 8) | head[i + 1]
-    at = i + 2 + name_len
-    if at >= min(len(head), end):
-        return None
-    try:
-        name = head[i + 2:at].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return None if "\x00" in name else head[at]

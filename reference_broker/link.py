@@ -24,13 +24,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from mqttspec import Decoder, ProtocolViolation
 from reference_broker.connection import Connection
-from reference_broker.handshake import peek_connect_level
 
 if TYPE_CHECKING:
     from reference_broker.server import Broker
 
 log = logging.getLogger("reference_broker")
-_HEAD = 64  # bytes of a connection's start kept to read a refused CONNECT's Protocol Level
 
 
 class ByteSink(Protocol):
@@ -47,14 +45,13 @@ class ByteSink(Protocol):
 
 
 class ClientLink:
-    __slots__ = ("broker", "sink", "loop", "conn", "decoder", "head", "pending_hits", "_timer",
+    __slots__ = ("broker", "sink", "loop", "conn", "decoder", "pending_hits", "_timer",
                  "_done")
 
     def __init__(self, broker: Broker, sink: ByteSink) -> None:
         self.broker = broker
         self.sink = sink
         self.loop = asyncio.get_running_loop()
-        self.head = b""
         self.pending_hits: list[str] = []  # transport statements waiting for the level
         self._done: asyncio.Future[None] | None = None
         self.conn = Connection(broker.core, self.loop.time())
@@ -77,8 +74,6 @@ class ClientLink:
             return
         try:
             was_new = conn.state == "new"
-            if was_new and len(self.head) < _HEAD:
-                self.head += data[: _HEAD - len(self.head)]
             self.decoder.feed(data)
             now = self.loop.time()
             try:
@@ -87,9 +82,8 @@ class ClientLink:
                     if conn.closed:
                         break
             except ProtocolViolation as exc:
-                conn.violation(exc, now, peek_connect_level(self.head))
+                conn.violation(exc, now)
             if was_new and conn.state != "new":
-                self.head = b""
                 self._flush_hits()
                 if conn.state == "open":
                     self._arm_keep_alive(now)

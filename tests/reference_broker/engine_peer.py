@@ -24,7 +24,18 @@ from mqttspec import (
 from reference_broker.config import BrokerConfig
 from reference_broker.connection import Connection
 from reference_broker.core import Core
-from reference_broker.handshake import peek_connect_level
+
+
+def declared_level(data: bytes) -> int | None:
+    """The Protocol Level the stream's first packet declares, read as the broker reads it:
+    from the CONNECT, or from the decoder's refusal of it (None if it never got that far)."""
+    decoder = Decoder(peer="client")
+    decoder.feed(data)
+    try:
+        packet = decoder.next_packet()
+    except ProtocolViolation as exc:
+        return exc.protocol_level
+    return packet.protocol_level if isinstance(packet, Connect) else None
 
 
 def make_core(**options: object) -> Core:
@@ -38,15 +49,12 @@ class Peer:
         self.conn = Connection(core, now)
         self.inbound = Decoder(peer="client", max_packet_size=core.config.maximum_packet_size)
         self.outbound = Decoder(protocol_level=level, peer="server")
-        self.head = b""
 
     @property
     def closed(self) -> bool:
         return self.conn.closed
 
     def send_bytes(self, data: bytes, now: float = 0.0) -> list[Packet]:
-        if self.conn.state == "new":
-            self.head += data[:64]
         self.inbound.feed(data)
         try:
             for packet in self.inbound:
@@ -54,7 +62,7 @@ class Peer:
                 if self.conn.closed:
                     break
         except ProtocolViolation as exc:
-            self.conn.violation(exc, now, peek_connect_level(self.head))
+            self.conn.violation(exc, now)
         return self.received()
 
     def send(self, packet: Packet, now: float = 0.0) -> list[Packet]:

@@ -17,7 +17,6 @@ from mqttspec.types import PacketType as T
 from reference_broker.config import BrokerConfig
 from reference_broker.connection import Connection
 from reference_broker.core import Core
-from reference_broker.handshake import peek_connect_level
 from tests.mqttspec import strategies as S
 
 CATALOGUE = load_catalogue()
@@ -106,14 +105,11 @@ class Sim:
         self.data = data
         self.inbound = Decoder(peer="client", max_packet_size=core.config.maximum_packet_size)
         self.outbound: Decoder | None = None
-        self.head = b""  # the start of the stream, to read a refused CONNECT's level
 
     def step(self, size: int, now: float) -> None:
         chunk, self.data = self.data[:size], self.data[size:]
         if self.conn.closed or not chunk:
             return
-        if self.conn.state == "new":
-            self.head = (self.head + chunk)[:64]
         self.inbound.feed(chunk)
         try:
             for packet in self.inbound:
@@ -121,7 +117,7 @@ class Sim:
                 if self.conn.closed:
                     break
         except ProtocolViolation as exc:
-            self.conn.violation(exc, now, peek_connect_level(self.head))
+            self.conn.violation(exc, now)
 
     def check_output(self) -> None:
         out = self.conn.take_output()

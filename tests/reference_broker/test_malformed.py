@@ -11,10 +11,9 @@ import pytest
 
 from mqttspec import Connack, Disconnect
 from mqttspec.raw import RawPacket, RawProperties
-from reference_broker.handshake import peek_connect_level
 from reference_broker.trace import version_of
 
-from .engine_peer import Peer, make_core, only
+from .engine_peer import Peer, declared_level, make_core, only
 
 V311, V5 = 4, 5
 MALFORMED, PROTOCOL_ERROR, TOPIC_ALIAS_INVALID = 0x81, 0x82, 0x94
@@ -140,8 +139,8 @@ def test_v311_malformed_connect_is_closed_without_connack() -> None:
     (bytes.fromhex("10 80 80 80 80 01"), None),  # no Remaining Length
     (bytes.fromhex("30 02 00 00"), None),  # not a CONNECT
 ])
-def test_peek_connect_level(data: bytes, level: int | None) -> None:
-    assert peek_connect_level(data) == level
+def test_declared_level(data: bytes, level: int | None) -> None:
+    assert declared_level(data) == level
 
 
 def test_connect_refused_at_its_protocol_name_is_counted_as_3_1_1() -> None:

@@ -23,9 +23,9 @@ from mqttspec import (
 )
 from mqttspec.raw import RawPacket, raw_vbi
 from reference_broker import BrokerConfig, ThreadedBroker, flows
-from reference_broker.handshake import peek_connect_level
 from tests.mqttspec.test_fuzz_invariant import mutated_stream
 
+from .engine_peer import declared_level
 from .raw_client import RawClient
 
 
@@ -136,7 +136,7 @@ def test_fuzzed_bytes_through_a_socket(fuzz_broker: ThreadedBroker, data: bytes)
         except OSError:
             pass  # the broker may already have closed it
         reply = client.read_bytes_to_eof()
-    level = peek_connect_level(data)
+    level = declared_level(data)
     decoder = Decoder(protocol_level=level if level in (3, 4, 5) else 4, peer="server")
     decoder.feed(reply)
     packets = list(decoder)  # raises ProtocolViolation on anything ill-formed
