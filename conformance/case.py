@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from conformance.client import ClientError, TestClient
 from conformance.target import Target
@@ -60,6 +60,10 @@ def info(observed: str) -> NoReturn:
     raise Verdict(Outcome.INFO, "", observed)
 
 
+class SetupFailed(Exception):
+    """The case could not get to what it checks (e.g. a plain CONNECT was refused): ERROR."""
+
+
 _COUNTER = itertools.count(1)
 
 
@@ -74,12 +78,38 @@ class CaseContext:
     clients: list[TestClient] = field(default_factory=list)
     _unique: str = field(default_factory=lambda: f"{os.getpid():x}{next(_COUNTER):x}")
 
+    retained_topics: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
     def client(self, name: str | None = None, level: int | None = None) -> TestClient:
-        """A new connection to the target (closed when the case ends)."""
+        """A new network connection to the target, no CONNECT yet (closed when the case
+        ends)."""
         c = TestClient(self.target, self.log, name or f"c{len(self.clients) + 1}",
-                       level or self.level)
+                       level or self.level, on_retain=self.retained_topics.add)
         self.clients.append(c)
         return c
+
+    def connected(self, name: str | None = None, *, client_id: str | None = None,
+                  level: int | None = None, **fields: Any) -> TestClient:
+        """A client that has CONNECTed and been accepted.  `client_id` defaults to one
+        unique to this case and client name; `fields` go to CONNECT (clean_start, keep_alive,
+        will, properties, username, password).  A refusal is a harness ERROR (`SetupFailed`):
+        the case cannot run, it says nothing about the statement it checks."""
+        c = self.client(name, level)
+        cid = self.client_id(c.name) if client_id is None else client_id
+        try:
+            c.connack = c.connect(cid, **fields)
+        except ClientError as exc:
+            raise SetupFailed(f"{c.name} could not connect: {exc}") from None
+        if c.connack.reason_code != 0:
+            raise SetupFailed(f"{c.name} was refused: CONNACK {c.connack.reason_code:#04x}")
+        return c
+
+    def note(self, text: str) -> None:
+        """Record what the case saw (e.g. which of the allowed behaviours), kept in the result
+        even when it passes."""
+        self.notes.append(text)
+        self.log.note(text)
 
     def client_id(self, suffix: str = "") -> str:
         """A Client Identifier no other case uses (23 characters at most, for 3.1)."""
@@ -92,6 +122,21 @@ class CaseContext:
     def close_all(self) -> None:
         for c in self.clients:
             c.close()
+        if self.retained_topics:
+            self._clear_retained()
+
+    def _clear_retained(self) -> None:
+        """Leave no retained message behind: an empty retained PUBLISH on every topic the
+        case retained a message to (MQTT-3.3.1-10 / MQTT-3.3.1-6 in 5.0)."""
+        topics, self.retained_topics = sorted(self.retained_topics), set()
+        try:
+            with TestClient(self.target, WireLog(), "cleanup", self.level) as c:
+                if c.connect(self.client_id("cleanup")).reason_code == 0:
+                    for topic in topics:
+                        c.publish(topic, b"", qos=1, retain=True)
+                    c.disconnect()
+        except (ClientError, OSError):
+            pass  # best effort: a broker that cannot take it has failed elsewhere
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +204,7 @@ def run_case(c: Case, target: Target, level: int) -> Result:
         if level not in target.levels:
             not_applicable(f"MQTT {VERSION_OF_LEVEL[level]} is not tested on this target")
         c.run(ctx)
-        outcome = Outcome.PASS
+        outcome, observed = Outcome.PASS, "; ".join(ctx.notes)
     except Verdict as verdict:
         outcome, expected, observed = verdict.outcome, verdict.expected, verdict.observed
     except ClientError as exc:  # the broker did not do what the case needed: a failure

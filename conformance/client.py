@@ -14,11 +14,34 @@ import contextlib
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from typing import TypeVar
 
 from conformance.target import Target
 from conformance.wirelog import EventKind, WireLog
-from mqttspec import Connack, Connect, Decoder, Packet, Pingreq, Pingresp, ProtocolViolation, encode
+from mqttspec import (
+    NO_PROPERTIES,
+    Connack,
+    Connect,
+    Decoder,
+    Disconnect,
+    Packet,
+    Pingreq,
+    Pingresp,
+    Properties,
+    ProtocolViolation,
+    Puback,
+    Pubcomp,
+    Publish,
+    Pubrec,
+    Pubrel,
+    Suback,
+    Subscribe,
+    Subscription,
+    Unsuback,
+    Unsubscribe,
+    encode,
+)
 
 P = TypeVar("P", bound=Packet)
 
@@ -48,15 +71,24 @@ class Unexpected(ClientError):
 
 
 class TestClient:
+    """One connection to the broker.  Low level: `send` anything, `recv` / `expect` the next
+    packet.  High level, for the behavioural cases: `subscribe`, `publish` (drives the QoS
+    flow to its end), `expect_publish`, `ack`, `disconnect`."""
+
     __test__ = False  # not a pytest test class
 
-    def __init__(self, target: Target, log: WireLog, name: str = "c1", level: int = 4) -> None:
+    def __init__(self, target: Target, log: WireLog, name: str = "c1", level: int = 4,
+                 on_retain: Callable[[str], None] | None = None) -> None:
         self.target = target
         self.log = log
         self.name = name
         self.level = level
         self.decoder = Decoder(level, peer="server", keep_raw=True)
         self.closed = False
+        self.on_retain = on_retain  # told of every topic we publish a retained message to
+        self._next_id = 0
+        self.connack: Connack | None = None  # set by CaseContext.connected
+        self.held: list[Publish] = []  # PUBLISHes that came while we waited for an ack
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
@@ -160,6 +192,95 @@ class TestClient:
         if not self.closed:
             self.closed = True
             self.log.add(self.name, EventKind.CLOSED_BY_BROKER, how)
+
+
+    # -- the usual flows -----------------------------------------------------------------------
+
+    def packet_id(self) -> int:
+        """The next Packet Identifier of ours (1..65535, wrapping)."""
+        self._next_id = self._next_id % 65535 + 1
+        return self._next_id
+
+    def subscribe(self, *filters: str | Subscription, qos: int = 0,
+                  properties: Properties = NO_PROPERTIES) -> Suback:
+        """SUBSCRIBE to the filters (strings get `qos`) and wait for the SUBACK."""
+        subs = tuple(f if isinstance(f, Subscription) else Subscription(f, qos) for f in filters)
+        pid = self.packet_id()
+        self.send(Subscribe(packet_id=pid, subscriptions=subs, properties=properties,
+                            protocol_level=self.level))
+        suback = self.expect(Suback)
+        if suback.packet_id != pid:
+            raise Unexpected(f"SUBACK for packet {pid}", suback)
+        return suback
+
+    def unsubscribe(self, *filters: str, properties: Properties = NO_PROPERTIES) -> Unsuback:
+        pid = self.packet_id()
+        self.send(Unsubscribe(packet_id=pid, topic_filters=filters, properties=properties,
+                              protocol_level=self.level))
+        unsuback = self.expect(Unsuback)
+        if unsuback.packet_id != pid:
+            raise Unexpected(f"UNSUBACK for packet {pid}", unsuback)
+        return unsuback
+
+    def publish(self, topic: str, payload: bytes = b"", qos: int = 0, retain: bool = False,
+                properties: Properties = NO_PROPERTIES, complete: bool = True) -> Packet | None:
+        """PUBLISH; with `complete`, wait for the PUBACK (QoS 1) or run PUBREC / PUBREL /
+        PUBCOMP (QoS 2) and return the last acknowledgement.  Other packets arriving on the
+        way (e.g. PUBLISHes to our own subscriptions) are kept for `expect_publish`."""
+        pid = self.packet_id() if qos else None
+        if retain and self.on_retain is not None:
+            self.on_retain(topic)
+        self.send(Publish(topic=topic, payload=payload, qos=qos, retain=retain, packet_id=pid,
+                          properties=properties, protocol_level=self.level))
+        if not qos or not complete:
+            return None
+        assert pid is not None
+        if qos == 1:
+            return self._expect_ack(Puback, pid)
+        pubrec = self._expect_ack(Pubrec, pid)
+        if self.level == 5 and pubrec.reason_code >= 0x80:
+            return pubrec  # a refused QoS 2 flow ends here (MQTT 5 section 4.3.3)
+        self.send(Pubrel(packet_id=pid, protocol_level=self.level))
+        return self._expect_ack(Pubcomp, pid)
+
+    def _expect_ack(self, cls: type[P], pid: int) -> P:
+        while True:
+            packet = self.recv()
+            if isinstance(packet, cls) and getattr(packet, "packet_id", None) == pid:
+                return packet
+            if isinstance(packet, Publish):
+                self.held.append(packet)
+                continue
+            raise Unexpected(f"{cls.__name__} for packet {pid}", packet)
+
+    def expect_publish(self, timeout: float | None = None, ack: bool = True) -> Publish:
+        """The next PUBLISH from the broker; with `ack`, acknowledge it as its QoS asks
+        (QoS 2: PUBREC, then PUBCOMP once the PUBREL comes)."""
+        packet = self.held.pop(0) if self.held else self.recv(timeout)
+        if not isinstance(packet, Publish):
+            raise Unexpected("PUBLISH", packet)
+        if ack:
+            self.ack(packet)
+        return packet
+
+    def ack(self, p: Publish) -> None:
+        if p.qos == 1 and p.packet_id is not None:
+            self.send(Puback(packet_id=p.packet_id, protocol_level=self.level))
+        elif p.qos == 2 and p.packet_id is not None:
+            self.send(Pubrec(packet_id=p.packet_id, protocol_level=self.level))
+            pubrel = self._expect_ack(Pubrel, p.packet_id)
+            self.send(Pubcomp(packet_id=pubrel.packet_id, protocol_level=self.level))
+
+    def no_publish(self) -> list[Packet]:
+        """Barrier, and return what came before the PINGRESP (plus PUBLISHes held back)."""
+        held, self.held = self.held, []
+        return [*held, *self.barrier()]
+
+    def disconnect(self, reason_code: int = 0, properties: Properties = NO_PROPERTIES) -> None:
+        """A normal DISCONNECT, then half-close."""
+        self.send(Disconnect(reason_code=reason_code, properties=properties,
+                             protocol_level=self.level))
+        self.close()
 
     # -- ending --------------------------------------------------------------------------------
 
