@@ -1,0 +1,74 @@
+"""What the broker accepts: protocol versions tried one by one, MQTT 5 capabilities read.
+
+Strategy: before a run, one probe connection per requested protocol level sends a plain
+CONNECT (the target's credentials, a probe Client Identifier, Clean Start).  A level whose
+CONNECT is refused or unanswered is dropped from the run, with the reason kept for the report
+(its cases become NOT APPLICABLE, never FAIL).  The MQTT 5 CONNACK declares the optional
+capabilities (MQTT 5 section 3.2.2.3; an absent property means its default); for MQTT 3.x
+they come from the profile.  An unreachable broker raises `TargetError` (one line).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+from conformance.client import ClientError, TestClient
+from conformance.target import Capabilities, Target, TargetError
+from conformance.wirelog import WireLog
+from mqttspec import Connack, Properties
+
+VERSION = {3: "3.1", 4: "3.1.1", 5: "5.0"}
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    target: Target  # levels narrowed to those accepted, capabilities read from CONNACK
+    refused: dict[str, str] = field(default_factory=dict)  # version -> why it is not tested
+
+
+def discover(target: Target) -> Discovery:
+    accepted: list[int] = []
+    refused: dict[str, str] = {}
+    caps = target.capabilities
+    for level in target.levels:
+        try:
+            connack = probe(target, level)
+        except OSError as exc:
+            raise TargetError(f"cannot reach the broker at {target.host}:{target.port}: "
+                              f"{exc.strerror or exc}") from None
+        except ClientError as exc:
+            refused[VERSION[level]] = f"the broker did not accept a plain CONNECT: {exc}"
+            continue
+        if connack.reason_code != 0:
+            refused[VERSION[level]] = f"CONNACK return code {connack.reason_code:#04x}"
+            continue
+        accepted.append(level)
+        if level == 5:
+            caps = capabilities_from(connack.properties, caps)
+    return Discovery(replace(target, levels=tuple(accepted), capabilities=caps), refused)
+
+
+def probe(target: Target, level: int) -> Connack:
+    with TestClient(target, WireLog(), "probe", level) as c:
+        connack = c.connect(f"mqttlab-probe-{os.getpid():x}-{level}")
+        if connack.reason_code == 0:
+            c.disconnect()
+        return connack
+
+
+def capabilities_from(p: Properties, base: Capabilities) -> Capabilities:
+    """MQTT 5 CONNACK properties; an absent one takes its default (section 3.2.2.3)."""
+    def flag(value: int | None) -> bool:
+        return value is None or value == 1
+
+    return replace(
+        base,
+        maximum_qos=2 if p.maximum_qos is None else p.maximum_qos,
+        retain_available=flag(p.retain_available),
+        wildcard_subscriptions=flag(p.wildcard_subscription_available),
+        subscription_identifiers=flag(p.subscription_identifier_available),
+        shared_subscriptions=flag(p.shared_subscription_available),
+        topic_alias_maximum=p.topic_alias_maximum or 0,
+        receive_maximum=p.receive_maximum or 65535,
+        maximum_packet_size=p.maximum_packet_size)
