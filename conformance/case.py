@@ -202,7 +202,8 @@ def run_case(c: Case, target: Target, level: int) -> Result:
         if missing:
             not_applicable(f"the broker does not offer {', '.join(missing)}")
         if level not in target.levels:
-            not_applicable(f"MQTT {VERSION_OF_LEVEL[level]} is not tested on this target")
+            why = dict(target.untested).get(level, "not asked for")
+            not_applicable(f"MQTT {VERSION_OF_LEVEL[level]} is not tested on this target: {why}")
         c.run(ctx)
         outcome, observed = Outcome.PASS, "; ".join(ctx.notes)
     except Verdict as verdict:

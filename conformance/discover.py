@@ -19,6 +19,7 @@ from conformance.wirelog import WireLog
 from mqttspec import Connack, Properties
 
 VERSION = {3: "3.1", 4: "3.1.1", 5: "5.0"}
+LEVEL = {v: k for k, v in VERSION.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,9 @@ def discover(target: Target) -> Discovery:
         accepted.append(level)
         if level == 5:
             caps = capabilities_from(connack.properties, caps)
-    return Discovery(replace(target, levels=tuple(accepted), capabilities=caps), refused)
+    untested = tuple((LEVEL[v], why) for v, why in refused.items())
+    return Discovery(replace(target, levels=tuple(accepted), capabilities=caps,
+                             untested=untested), refused)
 
 
 def probe(target: Target, level: int) -> Connack:

@@ -6,15 +6,17 @@ case in `setup()` (talking to the broker is the harness's part: an exception the
 pytest ERROR) and judges in `runtest()`: FAIL fails, NOT APPLICABLE skips, PASS / NON-STRICT /
 INFO pass, the exact outcome travelling in `user_properties` so JUnit XML and pytest-xdist
 carry it.  Without `--broker` the embedded reference broker is started once per process, on
-127.0.0.1 and a port the OS picks, and stopped at the end.  `--results FILE` writes every
-result, with its wire log, as JSON.
+127.0.0.1 and a port the OS picks, and stopped at the end.  Once collection has found cases,
+the target is probed (conformance/discover.py: which versions it accepts, its MQTT 5
+capabilities); an unreachable broker stops the run with one line.  The terminal summary gives
+outcomes per version and chapter and the suite's coverage of the catalogue; `--results FILE`
+writes every result, with its wire log, as JSON.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +25,9 @@ from typing import Any, cast
 import pytest
 
 from conformance.case import REGISTRY, Case, Outcome, Result, result_json, run_case
+from conformance.coverage import coverage_lines
+from conformance.discover import discover
+from conformance.runner import summarise
 from conformance.target import (
     Target,
     TargetError,
@@ -120,18 +125,29 @@ class CaseProblem(Exception):
 
 
 def target_for(config: pytest.Config) -> Target:
-    cached: Target | None = getattr(config, "_mqtt_target", None)
-    if cached is not None:
-        return cached
-    opt = config.getoption
+    target: Target | None = getattr(config, "_mqtt_target", None)
+    if target is None:  # items run without collection_finish (should not happen)
+        target = prepare_target(config)
+    return target
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Cases were collected: start the embedded broker if needed and probe the target."""
+    if any(isinstance(item, CaseItem) for item in session.items):
+        prepare_target(session.config)
+
+
+def prepare_target(config: pytest.Config) -> Target:
     try:
         target = _build_target(config)
+        if config.getoption("--broker") is None:
+            target = _start_embedded(target)
+        found = discover(target)
     except TargetError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    if opt("--broker") is None:
-        target = _start_embedded(target)
-    config._mqtt_target = target  # type: ignore[attr-defined]
-    return target
+        pytest.exit(f"MQTT conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    config._mqtt_target = found.target  # type: ignore[attr-defined]
+    config._mqtt_refused = found.refused  # type: ignore[attr-defined]
+    return found.target
 
 
 def _build_target(config: pytest.Config) -> Target:
@@ -193,15 +209,18 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
         return
     write = terminalreporter.write_line
     terminalreporter.section("MQTT conformance")
-    totals = Counter(r["outcome"] for r in _COLLECTED)
-    write("  ".join(f"{o.value}: {totals.get(o.value, 0)}" for o in Outcome))
-    by_chapter: dict[tuple[str, str], Counter[str]] = {}
-    for r in _COLLECTED:
-        chapter = r["statements"][0].split("-")[1].split(".")[0] if r["statements"] else "?"
-        by_chapter.setdefault((r["version"], chapter), Counter())[r["outcome"]] += 1
-    for (version, chapter), counts in sorted(by_chapter.items()):
-        shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        write(f"  MQTT {version:5} chapter {chapter}: {shown}")
+    target: Target | None = getattr(config, "_mqtt_target", None)
+    if target is not None:
+        where = "embedded reference broker" if config.getoption("--broker") is None else (
+            f"{target.host}:{target.port}")
+        write(f"target: {where}, versions {', '.join(_VERSION[lv] for lv in target.levels)}")
+        for version, why in getattr(config, "_mqtt_refused", {}).items():
+            write(f"  MQTT {version} not tested: {why}")
+    for line in summarise(_COLLECTED):
+        write(line)
+    verbose = config.getoption("verbose") > 0
+    for line in coverage_lines(REGISTRY.values(), per_chapter=verbose):
+        write(line)
     path = config.getoption("--results")
     if path:
         Path(path).write_text(json.dumps({"results": _COLLECTED}, indent=1), encoding="utf-8")

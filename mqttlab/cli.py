@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--version", choices=("3.1.1", "5.0"))
     st.add_argument("--server", action="store_true", help="only statements binding the server")
     st.set_defaults(run=_statements)
+
+    from mqttlab import run
+
+    run.add_parser(sub)
     return parser
 
 
