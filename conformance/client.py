@@ -204,7 +204,8 @@ class TestClient:
     def subscribe(self, *filters: str | Subscription, qos: int = 0,
                   properties: Properties = NO_PROPERTIES) -> Suback:
         """SUBSCRIBE to the filters (strings get `qos`) and wait for the SUBACK."""
-        subs = tuple(f if isinstance(f, Subscription) else Subscription(f, qos) for f in filters)
+        subs = tuple(f if isinstance(f, Subscription) else Subscription(topic_filter=f, qos=qos)
+                     for f in filters)
         pid = self.packet_id()
         self.send(Subscribe(packet_id=pid, subscriptions=subs, properties=properties,
                             protocol_level=self.level))

@@ -38,7 +38,8 @@ def junit_xml(results: Iterable[dict[str, Any]], name: str = "mqtt-conformance")
                 ET.SubElement(case, "skipped", message=r["observed"][:200])
             if r["outcome"] != "PASS":
                 ET.SubElement(case, "system-out").text = text + "\n" + _log(r)
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def _log(r: dict[str, Any]) -> str:

@@ -105,4 +105,4 @@ def results_document(target: Target, results: list[Result], started: float,
 
 def _capabilities(target: Target) -> dict[str, Any]:
     caps = target.capabilities
-    return {name: getattr(caps, name) for name in caps.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(caps, name) for name in caps.__slots__}
