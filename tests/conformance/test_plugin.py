@@ -8,11 +8,12 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conformance import fake_brokers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,32 +28,8 @@ def run_suite(*args: str) -> subprocess.CompletedProcess[str]:
 def lenient_broker() -> Iterator[int]:
     """Answers every CONNECT with a CONNACK and never closes anything: it lacks the
     behaviour the connect cases check."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def handle(conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(5)
-            try:
-                while (data := conn.recv(4096)) and not stop.is_set():
-                    if data[0] == 0x10:  # CONNECT: answer in the client's version
-                        conn.sendall(b"\x20\x03\x00\x00\x00" if b"\x05" in data[6:9]
-                                     else b"\x20\x02\x00\x00")
-            except OSError:
-                pass
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield server.getsockname()[1]
-    stop.set()
-    server.close()
+    with fake_brokers.lenient_broker() as port:
+        yield port
 
 
 def test_embedded_reference_broker_passes(tmp_path: Path) -> None:

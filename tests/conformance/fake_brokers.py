@@ -1,0 +1,51 @@
+"""Brokers that lack behaviour, for showing the suite's verdicts: each a small socket server on
+127.0.0.1 and a port the OS picks, stopped by the context manager that started it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+V5_CONNACK = b"\x20\x03\x00\x00\x00"
+V3_CONNACK = b"\x20\x02\x00\x00"
+
+
+@contextmanager
+def lenient_broker(refuse_levels: tuple[int, ...] = (),
+                   v5_connack: bytes = V5_CONNACK) -> Iterator[int]:
+    """Answers every CONNECT with a CONNACK (a refusal 0x01 for `refuse_levels`) and never
+    closes anything: it lacks every behaviour that ends in a close."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            try:
+                while (data := conn.recv(4096)) and not stop.is_set():
+                    if data[0] != 0x10:
+                        continue
+                    level = data[8] if data[4:8] == b"MQTT" else 3
+                    if level in refuse_levels:
+                        conn.sendall(b"\x20\x02\x00\x01")
+                    else:
+                        conn.sendall(v5_connack if level == 5 else V3_CONNACK)
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        server.close()
