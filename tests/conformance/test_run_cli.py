@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.case import Case, Outcome
 from conformance.canfail import cases_for, run_fault
+from conformance.case import Case, Outcome
 from conformance.coverage import coverage, coverage_lines
 from conformance.discover import discover
 from conformance.faults import FAULTS, Fault, load_faults
