@@ -80,12 +80,14 @@ class CaseContext:
 
     retained_topics: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    deadline: float = float("inf")  # monotonic: every wait of every client ends by then
 
     def client(self, name: str | None = None, level: int | None = None) -> TestClient:
         """A new network connection to the target, no CONNECT yet (closed when the case
         ends)."""
         c = TestClient(self.target, self.log, name or f"c{len(self.clients) + 1}",
                        level or self.level, on_retain=self.retained_topics.add)
+        c.case_deadline = self.deadline
         self.clients.append(c)
         return c
 
@@ -194,7 +196,7 @@ class Result:
 
 def run_case(c: Case, target: Target, level: int) -> Result:
     """Run one case under one protocol level and turn whatever happens into a Result."""
-    ctx = CaseContext(target, level, c.id)
+    ctx = CaseContext(target, level, c.id, deadline=time.monotonic() + target.case_timeout)
     started = time.monotonic()
     expected = observed = ""
     missing = [n for n in c.needs if not target.capabilities.has(n)]

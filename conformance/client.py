@@ -87,6 +87,7 @@ class TestClient:
         self.closed = False
         self.on_retain = on_retain  # told of every topic we publish a retained message to
         self._next_id = 0
+        self.case_deadline = float("inf")  # monotonic time the whole case must end by
         self.connack: Connack | None = None  # set by CaseContext.connected
         self.held: list[Publish] = []  # PUBLISHes that came while we waited for an ack
         self.sock = self._open()
@@ -170,7 +171,11 @@ class TestClient:
     def _read(self, deadline: float) -> bytes:
         if self.closed:
             raise BrokerClosed("connection already closed")
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        if now >= self.case_deadline:
+            self.log.add(self.name, EventKind.TIMEOUT, "the case's time limit ran out")
+            raise WaitTimeout(f"the case's time limit ({self.target.case_timeout} s) ran out")
+        remaining = min(deadline, self.case_deadline) - now
         if remaining <= 0:
             self.log.add(self.name, EventKind.TIMEOUT, "no packet within the time limit")
             raise WaitTimeout("no packet within the time limit")

@@ -51,6 +51,7 @@ class Target:
     levels: tuple[int, ...] = (3, 4, 5)
     capabilities: Capabilities = field(default_factory=Capabilities)
     timeout: float = 2.0  # seconds for one bounded wait
+    case_timeout: float = 30.0  # seconds for a whole case, however many waits it makes
     untested: tuple[tuple[int, str], ...] = ()  # (level, why) for versions the broker refused
 
     def __post_init__(self) -> None:

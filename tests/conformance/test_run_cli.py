@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from conformance.canfail import cases_for, run_fault
-from conformance.case import Case, Outcome
+from conformance.case import Case, CaseContext, Outcome, run_case
+from conformance.client import WaitTimeout
 from conformance.coverage import coverage, coverage_lines
 from conformance.discover import discover
 from conformance.faults import FAULTS, Fault, load_faults
@@ -139,3 +140,21 @@ def test_a_fault_that_removes_nothing_is_caught_by_no_case() -> None:
     finally:
         del FAULTS["test.nothing"]
     assert not run.error and run.outcomes and not run.caught
+
+
+def test_a_case_is_bounded_as_a_whole() -> None:
+    def endless(ctx: CaseContext) -> None:
+        c = ctx.connected()
+        while True:  # each wait is short, but the case as a whole runs out
+            try:
+                c.recv(timeout=0.05)
+            except WaitTimeout as exc:
+                if "case's time limit" in str(exc):
+                    raise
+
+    endless_case = Case("test.endless", "endless", {"3.1.1": ("MQTT-3.1.0-1",), "5.0": ()},
+                        "MUST", (4,), (), endless, "m")
+    with fake_brokers.lenient_broker() as port:
+        result = run_case(endless_case, Target(port=port, timeout=0.2, case_timeout=0.5), 4)
+    assert result.outcome is Outcome.FAIL
+    assert "time limit (0.5 s) ran out" in result.observed
