@@ -27,7 +27,7 @@ import pytest
 from conformance.case import REGISTRY, Case, Outcome, Result, result_json, run_case
 from conformance.coverage import coverage_lines
 from conformance.discover import discover
-from conformance.runner import summarise
+from conformance.runner import load_cases, summarise
 from conformance.target import (
     Target,
     TargetError,
@@ -88,7 +88,8 @@ class CaseItem(pytest.Item):
 
     def setup(self) -> None:
         self.result = run_case(self.case, target_for(self.config), self.level)
-        self.user_properties.append(("mqtt_result", result_json(self.result)))
+        # JSON text: JUnit XML carries it as a property readable by any tool
+        self.user_properties.append(("mqtt_result", json.dumps(result_json(self.result))))
         if self.result.outcome is Outcome.ERROR:
             raise CaseProblem(self.result)
 
@@ -199,7 +200,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "teardown":
-        _COLLECTED.extend(cast(dict[str, Any], value)
+        _COLLECTED.extend(cast(dict[str, Any], json.loads(str(value)))
                           for key, value in report.user_properties if key == "mqtt_result")
 
 
@@ -219,7 +220,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
     for line in summarise(_COLLECTED):
         write(line)
     verbose = config.getoption("verbose") > 0
-    for line in coverage_lines(REGISTRY.values(), per_chapter=verbose):
+    for line in coverage_lines(load_cases().values(), per_chapter=verbose):  # the whole suite
         write(line)
     path = config.getoption("--results")
     if path:

@@ -8,6 +8,7 @@ import json
 import socket
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +19,17 @@ from tests.conformance import fake_brokers
 ROOT = Path(__file__).resolve().parents[2]
 
 
+TWO_CASES = ("connect.first-packet-must-be-connect",
+             "connect.second-connect-is-a-protocol-violation")
+
+
 def run_suite(*args: str) -> subprocess.CompletedProcess[str]:
+    """Two cases of connect.py under the three versions (six items)."""
+    items = [f"conformance/cases/connect.py::{c}[{v}]" for c in TWO_CASES
+             for v in ("3.1", "3.1.1", "5.0")]
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "conformance/cases/connect.py",
-         "-q", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *items, "-q", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.fixture
@@ -74,3 +82,16 @@ def test_bad_target_is_one_line() -> None:
     result = run_suite("--broker", "203.0.113.5:1883")
     assert result.returncode != 0
     assert "not a loopback address" in result.stdout + result.stderr
+
+
+def test_xdist_and_junit_carry_the_outcomes(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    result = run_suite("-n", "2", "--junitxml", str(junit))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS: 6" in result.stdout  # the summary gathers the workers' results
+    assert "server statements have cases" in result.stdout
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert len(cases) == 6
+    outcomes = [json.loads(p.get("value", "{}"))["outcome"] for c in cases
+                for p in c.iter("property") if p.get("name") == "mqtt_result"]
+    assert outcomes == ["PASS"] * 6
