@@ -95,6 +95,8 @@ class TestClient:
     def _open(self) -> socket.socket:
         t = self.target
         sock = socket.create_connection((t.host, t.port), timeout=t.timeout)
+        # each packet leaves at once: no Nagle delay waiting on the broker's delayed ACK
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if t.tls:
             context = ssl.create_default_context(cafile=t.cafile)
             sock = context.wrap_socket(sock, server_hostname=t.host)
@@ -197,6 +199,22 @@ class TestClient:
         if not self.closed:
             self.closed = True
             self.log.add(self.name, EventKind.CLOSED_BY_BROKER, how)
+
+    def read_raw_until_close(self, timeout: float | None = None) -> tuple[bytes, bool]:
+        """Every byte the broker sends until it closes the connection, undecoded (for an
+        answer the client's protocol level cannot read, e.g. a CONNACK refusing a version
+        it did not speak), and whether it closed (False: still open at the deadline)."""
+        deadline = time.monotonic() + (self.target.timeout if timeout is None else timeout)
+        data = bytearray()
+        while True:
+            try:
+                chunk = self._read(deadline)
+            except BrokerClosed:
+                return bytes(data), True
+            except WaitTimeout:
+                return bytes(data), False
+            self.log.add(self.name, EventKind.RECEIVED, "raw bytes (not decoded)", chunk)
+            data += chunk
 
 
     # -- the usual flows -----------------------------------------------------------------------
