@@ -22,6 +22,7 @@ from enum import StrEnum
 CLOSE_V3 = "MQTT-4.8.0-1"  # 3.1.1: a protocol violation closes the network connection
 CLOSE_V5 = "MQTT-4.13.1-1"  # 5.0: Malformed Packet / Protocol Error closes it
 BAD_CONNECT = "MQTT-3.1.4-1"  # both: a CONNECT not as section 3.1 describes closes it
+NO_RETURN_CODE_FITS = "MQTT-3.2.2-6"  # 3.1.1: then close without a CONNACK
 # 5.0: a client whose CONNECT named no Authentication Method never sends AUTH.  The suite
 # cannot assume any method a broker offers, so every AUTH row breaks this rule as well.
 AUTH_UNASKED = "MQTT-4.12.0-7"
@@ -148,6 +149,8 @@ def make_row(row_id: str, title: str, packet: str, malformation: Malformation,
         general, general5 = (CLOSE_V3,), (CLOSE_V5,)
         if packet == "CONNECT" and state is State.FIRST:
             general, general5 = (BAD_CONNECT, CLOSE_V3), (BAD_CONNECT, CLOSE_V5)
+            if expect is Expect.CLOSE:  # 3.1.1: no return code fits a malformed CONNECT
+                general = (*general, NO_RETURN_CODE_FITS)
     if packet == "AUTH" and state is not State.FIRST:
         general5 = (AUTH_UNASKED, *general5)
     if state is State.WITH_WILL:
