@@ -92,10 +92,10 @@ def session_end_redelivers(p: Patcher) -> None:
        "A shared subscription's unfinished QoS 2 delivery is forgotten when the member's "
        "connection breaks", v5="MQTT-4.8.2-4", levels=(5,))
 def qos2_dropped(p: Patcher) -> None:
-    def detach(original: Any, core: Core, session: Any, *rest: Any) -> None:
+    def detach(original: Any, core: Core, session: Any, *rest: Any, **kw: Any) -> None:
         for pid in [pid for pid, e in session.inflight.items() if e.shared]:
             del session.inflight[pid]
-        original(core, session, *rest)
+        original(core, session, *rest, **kw)
 
     p.wrap(Core, "detach", detach)
 
