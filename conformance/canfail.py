@@ -68,8 +68,9 @@ def run_fault(fault_id: str, timeout: float = 0.5, threads: int = 16) -> FaultRu
     f.install(patcher)
     broker = None
     try:
-        broker = ThreadedBroker(BrokerConfig(**f.config)).start()
-        target = discover(Target(port=broker.port, timeout=timeout)).target
+        broker = ThreadedBroker(BrokerConfig(**{"websocket_port": 0, **f.config})).start()
+        target = discover(Target(port=broker.port, timeout=timeout,
+                                 websocket_port=broker.ports.get("ws"))).target
         for r in run_plan(target, work, jobs=threads):
             run.outcomes[f"{r.case_id}[{r.version}]"] = r.outcome.value
     except Exception as exc:  # noqa: BLE001 - a fault that breaks the run is reported

@@ -82,22 +82,25 @@ class CaseContext:
     notes: list[str] = field(default_factory=list)
     deadline: float = float("inf")  # monotonic: every wait of every client ends by then
 
-    def client(self, name: str | None = None, level: int | None = None) -> TestClient:
+    def client(self, name: str | None = None, level: int | None = None, *,
+               transport: str = "tcp") -> TestClient:
         """A new network connection to the target, no CONNECT yet (closed when the case
-        ends)."""
+        ends); `transport="websocket"` goes through the target's WebSocket listener."""
         c = TestClient(self.target, self.log, name or f"c{len(self.clients) + 1}",
-                       level or self.level, on_retain=self.retained_topics.add)
+                       level or self.level, on_retain=self.retained_topics.add,
+                       transport=transport)
         c.case_deadline = self.deadline
         self.clients.append(c)
         return c
 
     def connected(self, name: str | None = None, *, client_id: str | None = None,
-                  level: int | None = None, **fields: Any) -> TestClient:
+                  level: int | None = None, transport: str = "tcp",
+                  **fields: Any) -> TestClient:
         """A client that has CONNECTed and been accepted.  `client_id` defaults to one
         unique to this case and client name; `fields` go to CONNECT (clean_start, keep_alive,
         will, properties, username, password).  A refusal is a harness ERROR (`SetupFailed`):
         the case cannot run, it says nothing about the statement it checks."""
-        c = self.client(name, level)
+        c = self.client(name, level, transport=transport)
         cid = self.client_id(c.name) if client_id is None else client_id
         try:
             c.connack = c.connect(cid, **fields)

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from conformance.target import Target
+from conformance.target import Target, TargetError
+from conformance.websocket import FrameViolation, WebSocket, open_websocket
 from conformance.wirelog import EventKind, WireLog
 from mqttspec import (
     NO_PROPERTIES,
@@ -76,10 +77,15 @@ class TestClient:
     flow to its end), `expect_publish`, `ack`, `disconnect`."""
 
     __test__ = False  # not a pytest test class
+    websocket_protocols: tuple[str, ...] = ("mqtt",)  # offered in the WebSocket handshake
 
     def __init__(self, target: Target, log: WireLog, name: str = "c1", level: int = 4,
-                 on_retain: Callable[[str], None] | None = None) -> None:
+                 on_retain: Callable[[str], None] | None = None, *,
+                 transport: str = "tcp") -> None:
+        if transport not in ("tcp", "websocket"):
+            raise ValueError(f"transport {transport!r} is not 'tcp' or 'websocket'")
         self.target = target
+        self.transport = transport  # "websocket": MQTT over WebSocket (section 6)
         self.log = log
         self.name = name
         self.level = level
@@ -92,14 +98,27 @@ class TestClient:
         self.held: list[Publish] = []  # PUBLISHes that came while we waited for an ack
         self.sock = self._open()
 
-    def _open(self) -> socket.socket:
+    def _open(self) -> socket.socket | WebSocket:
         t = self.target
-        sock = socket.create_connection((t.host, t.port), timeout=t.timeout)
+        port = t.port
+        if self.transport == "websocket":
+            if t.websocket_port is None:
+                raise TargetError("the target has no WebSocket port (websocket_port)")
+            port = t.websocket_port
+        sock = socket.create_connection((t.host, port), timeout=t.timeout)
         # each packet leaves at once: no Nagle delay waiting on the broker's delayed ACK
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if t.tls:
             context = ssl.create_default_context(cafile=t.cafile)
             sock = context.wrap_socket(sock, server_hostname=t.host)
+        if self.transport == "websocket":
+            try:
+                return open_websocket(sock, t.host, port, t.websocket_path,
+                                      protocols=self.websocket_protocols,
+                                      on_event=lambda text: self.log.note(text, self.name))
+            except BaseException:
+                sock.close()
+                raise
         return sock
 
     # -- sending -------------------------------------------------------------------------------
@@ -187,6 +206,11 @@ class TestClient:
         except TimeoutError:
             self.log.add(self.name, EventKind.TIMEOUT, "no packet within the time limit")
             raise WaitTimeout("no packet within the time limit") from None
+        except FrameViolation as exc:  # MQTT over WebSocket: a bad frame from the broker
+            self.log.add(self.name, EventKind.BROKER_VIOLATION, exc.message,
+                         statements=exc.statements)
+            self.closed = True
+            raise BrokerViolation(ProtocolViolation(exc.message, exc.statements)) from None
         except OSError as exc:  # reset by the broker
             self._closed_by_broker(str(exc))
             raise BrokerClosed(f"connection reset by the broker ({exc})") from None

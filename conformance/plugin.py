@@ -52,6 +52,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--broker-cafile", metavar="FILE", default=None)
     group.addoption("--broker-username", default=None)
     group.addoption("--broker-password", default=None)
+    group.addoption("--broker-websocket-port", type=int, default=None, metavar="PORT",
+                    help="the broker's MQTT over WebSocket listener (same host; without it "
+                         "the WebSocket cases are NOT APPLICABLE)")
+    group.addoption("--broker-websocket-path", default=None, metavar="PATH",
+                    help="HTTP path of the WebSocket handshake (default /mqtt)")
     group.addoption("--wait-timeout", type=float, default=None, metavar="SECONDS",
                     help="bound on each wait for the broker (default 2)")
     group.addoption("--results", metavar="FILE", default=None,
@@ -165,17 +170,21 @@ def _build_target(config: pytest.Config) -> Target:
             changes[name] = opt(f"--broker-{name}")
     if opt("--wait-timeout") is not None:
         changes["timeout"] = opt("--wait-timeout")
+    for name in ("port", "path"):
+        if opt(f"--broker-websocket-{name}") is not None:
+            changes[f"websocket_{name}"] = opt(f"--broker-websocket-{name}")
     base = load_profile(opt("--broker-profile")) if opt("--broker-profile") else Target()
     return replace(base, **changes)
 
 
 def _start_embedded(target: Target) -> Target:
     global _embedded
-    from reference_broker import ThreadedBroker
+    from reference_broker import BrokerConfig, ThreadedBroker
 
     if _embedded is None:
-        _embedded = ThreadedBroker().start()
-    return replace(target, host="127.0.0.1", port=_embedded.port, tls=False)
+        _embedded = ThreadedBroker(BrokerConfig(websocket_port=0)).start()
+    return replace(target, host="127.0.0.1", port=_embedded.port, tls=False,
+                   websocket_port=_embedded.ports["ws"], websocket_path="/mqtt")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -53,11 +53,19 @@ class Target:
     timeout: float = 2.0  # seconds for one bounded wait
     case_timeout: float = 30.0  # seconds for a whole case, however many waits it makes
     untested: tuple[tuple[int, str], ...] = ()  # (level, why) for versions the broker refused
+    websocket_port: int | None = None  # MQTT over WebSocket listener (section 6), if any
+    websocket_path: str = "/mqtt"  # the HTTP path of its opening handshake
 
     def __post_init__(self) -> None:
         check_loopback(self.host)
         if not 0 < self.port < 65536:
             raise TargetError(f"port {self.port} is not a TCP port")
+        if self.websocket_port is not None and not 0 < self.websocket_port < 65536:
+            raise TargetError(f"WebSocket port {self.websocket_port} is not a TCP port")
+        if not self.websocket_path.startswith("/") or any(
+                ch <= " " or ch == "\x7f" for ch in self.websocket_path):
+            raise TargetError(f"WebSocket path {self.websocket_path!r} must start with '/' "
+                              "and hold no spaces or control characters")
         for level in self.levels:
             if level not in (3, 4, 5):
                 raise TargetError(f"protocol level {level} is not 3, 4 or 5")

@@ -43,6 +43,11 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--cafile", help="CA certificates for --tls")
     run.add_argument("--username")
     run.add_argument("--password")
+    run.add_argument("--websocket-port", type=int, metavar="PORT",
+                     help="the broker's MQTT over WebSocket listener (same host; without "
+                          "it the WebSocket cases are NOT APPLICABLE)")
+    run.add_argument("--websocket-path", metavar="PATH",
+                     help="HTTP path of the WebSocket handshake (default /mqtt)")
     run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                      help="bound on each wait for the broker (default 2)")
     run.add_argument("--cases", action="append", default=[], metavar="GLOB",
@@ -69,6 +74,9 @@ def build_target(args: argparse.Namespace) -> Target:
             changes[name] = getattr(args, name)
     if args.tls:
         changes["tls"] = True
+    for name in ("websocket_port", "websocket_path"):
+        if getattr(args, name, None) is not None:
+            changes[name] = getattr(args, name)
     return replace(target, **changes)
 
 
@@ -80,11 +88,12 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if args.broker:
         return run_against(target, args, "broker " + args.broker)
-    from reference_broker import ThreadedBroker
+    from reference_broker import BrokerConfig, ThreadedBroker
 
-    broker = ThreadedBroker().start()
+    broker = ThreadedBroker(BrokerConfig(websocket_port=0)).start()
     try:
-        return run_against(replace(target, host="127.0.0.1", port=broker.port, tls=False),
+        return run_against(replace(target, host="127.0.0.1", port=broker.port, tls=False,
+                                   websocket_port=broker.ports["ws"], websocket_path="/mqtt"),
                            args, "embedded reference broker")
     finally:
         broker.stop()
