@@ -1,6 +1,7 @@
-"""Mosquitto from the Debian package, started for a test on 127.0.0.1: a free port is picked
-by binding port 0, written to a config file in a temporary directory, and the broker is
-awaited (bounded) and always stopped.  Absent binary: the test is skipped."""
+"""Mosquitto from the Debian package, started for a test on 127.0.0.1 (and optionally a
+WebSocket listener): a free port is picked by binding port 0, written to a config file in a
+temporary directory, and the broker is awaited (bounded) and always stopped.  Absent binary:
+the test is skipped."""
 
 from __future__ import annotations
 
@@ -22,15 +23,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def mosquitto(workdir: Path, extra: str = "") -> Iterator[int]:
+def mosquitto(workdir: Path, extra: str = "", websocket: bool = False
+              ) -> Iterator[tuple[int, int | None]]:
+    """(TCP port, WebSocket port or None)."""
     binary = shutil.which("mosquitto") or (
         "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if binary is None:
         pytest.skip("mosquitto is not installed (apt-get install -y mosquitto)")
     port = free_port()
+    ws_port = free_port() if websocket else None
+    ws = f"listener {ws_port} 127.0.0.1\nprotocol websockets\n" if websocket else ""
     conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    f"log_dest stderr\n{extra}", encoding="utf-8")
+    conf.write_text(f"per_listener_settings false\nallow_anonymous true\npersistence false\n"
+                    f"log_dest stderr\nlistener {port} 127.0.0.1\n{ws}{extra}",
+                    encoding="utf-8")
     log = (workdir / "mosquitto.log").open("w")
     proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
     try:
@@ -44,7 +50,7 @@ def mosquitto(workdir: Path, extra: str = "") -> Iterator[int]:
                     raise RuntimeError("mosquitto did not start: " + (
                         workdir / "mosquitto.log").read_text()[-500:]) from None
                 time.sleep(0.05)
-        yield port
+        yield port, ws_port
     finally:
         proc.terminate()
         try:

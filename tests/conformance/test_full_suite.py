@@ -1,0 +1,71 @@
+"""The whole suite against the reference broker (every case PASS, NOT APPLICABLE or INFO:
+anything else is a bug in one of the two) and against Mosquitto from the Debian package (the
+outcome counts are written to results/ and shown by CI; its FAILs are Mosquitto's departures
+from the spec, so they are reported, not asserted away)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from conformance.case import Outcome, Result
+from conformance.discover import discover
+from conformance.runner import load_cases, plan, results_document, run_plan, summarise
+from conformance.target import Target
+from reference_broker import BrokerConfig, ThreadedBroker
+from tests.conformance import mosquitto
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCEPTED = {Outcome.PASS, Outcome.NOT_APPLICABLE, Outcome.INFO}
+
+
+def run_suite(port: int, timeout: float = 2.0,
+              websocket_port: int | None = None) -> tuple[Target, list[Result]]:
+    target = discover(Target(port=port, timeout=timeout, websocket_port=websocket_port)).target
+    work = plan(load_cases().values(), (3, 4, 5))
+    return target, run_plan(target, work, jobs=16)
+
+
+def describe(results: list[Result]) -> str:
+    return "\n\n".join(f"{r.outcome.value} {r.case_id} [{r.version}] {r.statements}\n"
+                       f"expected: {r.expected}\nobserved: {r.observed}\n{r.log.render()}"
+                       for r in results)
+
+
+def record(name: str, version: str, target: Target, results: list[Result],
+           started: float) -> list[str]:
+    """results/<name>.json and results/<name>-summary.txt (CI prints the summary)."""
+    document = results_document(target, results, started, {"broker": name, "version": version})
+    out = ROOT / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(document, indent=1), encoding="utf-8")
+    lines = [f"{name} ({version}): {len(results)} runs in {time.time() - started:.1f} s",
+             *summarise(document["results"]),
+             *(f"  {r.outcome.value} {r.case_id} [{r.version}] {', '.join(r.statements)}: "
+               f"{r.observed}" for r in results if r.outcome in (Outcome.FAIL, Outcome.ERROR))]
+    (out / f"{name}-summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines
+
+
+def test_reference_broker_passes_the_whole_suite() -> None:
+    started = time.time()
+    broker = ThreadedBroker(BrokerConfig(websocket_port=0)).start()
+    try:
+        target, results = run_suite(broker.port, websocket_port=broker.ports["ws"])
+    finally:
+        broker.stop()
+    record("reference", "embedded", target, results, started)
+    bad = [r for r in results if r.outcome not in ACCEPTED]
+    assert not bad, describe(bad[:10])
+    assert len(results) >= 1500
+
+
+def test_mosquitto_outcomes_are_recorded(tmp_path: Path) -> None:
+    started = time.time()
+    with mosquitto.mosquitto(tmp_path, websocket=True) as (port, ws_port):
+        target, results = run_suite(port, websocket_port=ws_port)
+    lines = record("mosquitto", mosquitto.version(), target, results, started)
+    counts = Counter(r.outcome for r in results)
+    assert counts[Outcome.PASS] > len(results) // 2, "\n".join(lines[:40])
