@@ -70,7 +70,7 @@ def run_fault(fault_id: str, timeout: float = 0.5, threads: int = 16) -> FaultRu
     try:
         broker = ThreadedBroker(BrokerConfig(**{"websocket_port": 0, **f.config})).start()
         target = discover(Target(port=broker.port, timeout=timeout,
-                                 websocket_port=broker.ports.get("ws"))).target
+                                 websocket_port=broker.ports.get("ws"), **f.target)).target
         for r in run_plan(target, work, jobs=threads):
             run.outcomes[f"{r.case_id}[{r.version}]"] = r.outcome.value
     except Exception as exc:  # noqa: BLE001 - a fault that breaks the run is reported

@@ -50,6 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="protocol versions to test, e.g. 3.1.1,5.0 (default: all three)")
     group.addoption("--broker-tls", action="store_true", default=False)
     group.addoption("--broker-cafile", metavar="FILE", default=None)
+    group.addoption("--broker-denied-topic", default=None, metavar="TOPIC",
+                    help="a topic the broker does not let the suite publish to (its ACL)")
     group.addoption("--broker-username", default=None)
     group.addoption("--broker-password", default=None)
     group.addoption("--broker-websocket-port", type=int, default=None, metavar="PORT",
@@ -165,9 +167,9 @@ def _build_target(config: pytest.Config) -> Target:
         changes["levels"] = parse_levels(opt("--mqtt-versions"))
     if opt("--broker-tls"):
         changes["tls"] = True
-    for name in ("cafile", "username", "password"):
-        if opt(f"--broker-{name}") is not None:
-            changes[name] = opt(f"--broker-{name}")
+    for name in ("cafile", "username", "password", "denied_topic"):
+        if opt(f"--broker-{name.replace('_', '-')}") is not None:
+            changes[name] = opt(f"--broker-{name.replace('_', '-')}")
     if opt("--wait-timeout") is not None:
         changes["timeout"] = opt("--wait-timeout")
     for name in ("port", "path"):

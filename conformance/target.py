@@ -52,6 +52,7 @@ class Target:
     capabilities: Capabilities = field(default_factory=Capabilities)
     timeout: float = 2.0  # seconds for one bounded wait
     case_timeout: float = 30.0  # seconds for a whole case, however many waits it makes
+    denied_topic: str | None = None  # a Topic Name the broker does not let us publish to
     untested: tuple[tuple[int, str], ...] = ()  # (level, why) for versions the broker refused
     websocket_port: int | None = None  # MQTT over WebSocket listener (section 6), if any
     websocket_path: str = "/mqtt"  # the HTTP path of its opening handshake

@@ -41,6 +41,9 @@ def add_parser(sub: Any) -> None:
                      "3.1.1 and 5.0, as far as the broker accepts them)")
     run.add_argument("--tls", action="store_true", help="connect with TLS")
     run.add_argument("--cafile", help="CA certificates for --tls")
+    run.add_argument("--denied-topic", metavar="TOPIC",
+                     help="a topic the broker does not let the suite publish to (its ACL), "
+                          "for the authorisation cases")
     run.add_argument("--username")
     run.add_argument("--password")
     run.add_argument("--websocket-port", type=int, metavar="PORT",
@@ -69,7 +72,7 @@ def build_target(args: argparse.Namespace) -> Target:
         changes["host"], changes["port"] = parse_address(args.broker)
     if args.versions:
         changes["levels"] = parse_levels(args.versions)
-    for name in ("cafile", "username", "password", "timeout"):
+    for name in ("cafile", "username", "password", "timeout", "denied_topic"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.tls:

@@ -36,6 +36,7 @@ class Fault:
     cases: tuple[str, ...] = ()  # case ID prefixes expected to catch it, besides statements
     config: dict[str, Any] = field(default_factory=dict)  # BrokerConfig changes
     levels: tuple[int, ...] = (3, 4, 5)  # protocol levels the fault is meant for
+    target: dict[str, Any] = field(default_factory=dict)  # Target changes (e.g. denied_topic)
 
 
 FAULTS: dict[str, Fault] = {}
@@ -43,7 +44,8 @@ FAULTS: dict[str, Fault] = {}
 
 def fault(fault_id: str, title: str, *, v3: Sequence[str] | str = (),
           v5: Sequence[str] | str = (), cases: Sequence[str] = (),
-          config: dict[str, Any] | None = None, levels: Sequence[int] = (3, 4, 5)
+          config: dict[str, Any] | None = None, levels: Sequence[int] = (3, 4, 5),
+          target: dict[str, Any] | None = None
           ) -> Callable[[Callable[[Patcher], None]], Callable[[Patcher], None]]:
     """Declare a faulty variant; the decorated function installs it."""
     def ids(value: Sequence[str] | str) -> tuple[str, ...]:
@@ -53,7 +55,7 @@ def fault(fault_id: str, title: str, *, v3: Sequence[str] | str = (),
         if fault_id in FAULTS:
             raise ValueError(f"fault {fault_id} declared twice")
         FAULTS[fault_id] = Fault(fault_id, title, ids(v3), ids(v5), install, tuple(cases),
-                                 dict(config or {}), tuple(levels))
+                                 dict(config or {}), tuple(levels), dict(target or {}))
         return install
 
     return register

@@ -62,6 +62,19 @@ def test_reference_broker_passes_the_whole_suite() -> None:
     assert len(results) >= 1500
 
 
+def test_reference_broker_with_an_acl_passes_the_authorisation_cases() -> None:
+    from conformance.faults.authz import DENIED_ACL, DENIED_TOPIC
+
+    broker = ThreadedBroker(BrokerConfig(acl_file=DENIED_ACL)).start()
+    try:
+        target = discover(Target(port=broker.port, denied_topic=DENIED_TOPIC)).target
+        results = run_plan(target, plan(load_cases().values(), (3, 4, 5), ["authz.*"]))
+    finally:
+        broker.stop()
+    assert len(results) == 4
+    assert {r.outcome for r in results} == {Outcome.PASS}, describe(results)
+
+
 def test_mosquitto_outcomes_are_recorded(tmp_path: Path) -> None:
     started = time.time()
     with mosquitto.mosquitto(tmp_path, websocket=True) as (port, ws_port):
