@@ -3,13 +3,19 @@
 Strategy: every statement binding the server (applies_to server or both) must be checked by a
 case, or carry a written reason in the catalogue why the wire cannot show it.  The numbers are
 never kept by hand: they come from the catalogue and the case registry at run time, per
-version and spec chapter.
+version and spec chapter.  The catalogue also records, per statement, the IDs of the cases
+that check it (`coverage.tests`): `python -m conformance.coverage --write` rewrites them from
+the registry, and a test fails when they drift apart.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from conformance.case import Case
 from mqttspec.catalogue import Catalogue, Statement, load_catalogue
@@ -77,3 +83,40 @@ def coverage_lines(cases: Iterable[Case], per_chapter: bool = True) -> Iterator[
 
 def _key(chapter: str) -> list[int]:
     return [int(x) if x.isdigit() else 0 for x in chapter.split(".")]
+
+
+# -- the catalogue's own record of coverage ----------------------------------------------------
+
+CATALOGUE_FILE = Path(__file__).resolve().parents[1] / "mqttspec" / "data" / "statements.json"
+
+
+def catalogue_with_cases(cases: Iterable[Case], path: Path = CATALOGUE_FILE) -> str:
+    """The catalogue's JSON text with every statement's `coverage.tests` set to the IDs of the
+    cases that check it (sorted), everything else unchanged."""
+    by_statement = statement_cases(cases)
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    for entry in entries:
+        entry["coverage"]["tests"] = sorted(set(by_statement.get(
+            (entry["version"], entry["id"]), ())))
+    return json.dumps(entries, indent=1, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance.coverage",
+                                     description="coverage of the catalogue by the suite")
+    parser.add_argument("--write", action="store_true",
+                        help="record each statement's cases in mqttspec/data/statements.json")
+    args = parser.parse_args(argv)
+    from conformance.runner import load_cases
+
+    cases = list(load_cases().values())
+    if args.write:
+        CATALOGUE_FILE.write_text(catalogue_with_cases(cases), encoding="utf-8")
+        print(f"wrote {CATALOGUE_FILE}")
+    for line in coverage_lines(cases):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
