@@ -190,6 +190,18 @@ def v31_long_id(p: Patcher) -> None:
     p.wrap(handshake, "refusal", refusal)
 
 
+@fault("connect.v31-empty-client-id-accepted",
+       "MQTT 3.1: an empty Client Identifier is accepted (3.1 requires 1 to 23 characters)",
+       v3="MQTT-3.1.3-9", levels=(3,))
+def v31_empty_id(p: Patcher) -> None:
+    def refusal(original: Any, c: Connect, *args: Any) -> int | None:
+        if c.protocol_level == 3 and not c.client_id:
+            return original(replace(c, client_id="mqttlab-assigned"), *args)  # type: ignore[no-any-return]
+        return original(c, *args)  # type: ignore[no-any-return]
+
+    p.wrap(handshake, "refusal", refusal)
+
+
 @fault("connect.maximum-packet-size-ignored",
        "MQTT 5: packets larger than the client's Maximum Packet Size are sent anyway",
        v5=("MQTT-3.1.2-24", "MQTT-3.1.2-25"), levels=(5,))
