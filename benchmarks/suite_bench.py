@@ -20,7 +20,7 @@ from collections import Counter
 from conformance.discover import discover
 from conformance.runner import load_cases, plan, run_plan
 from conformance.target import Target
-from reference_broker import ThreadedBroker
+from reference_broker import BrokerConfig, ThreadedBroker
 
 
 def main() -> int:
@@ -34,9 +34,9 @@ def main() -> int:
           f"Python {sys.version.split()[0]}")
     print(f"{'jobs':>5} {'seconds':>8} {'cases/s':>8}  outcomes")
     for jobs in (int(j) for j in args.jobs.split(",")):
-        broker = ThreadedBroker().start()
+        broker = ThreadedBroker(BrokerConfig(websocket_port=0)).start()
         try:
-            target = discover(Target(port=broker.port)).target
+            target = discover(Target(port=broker.port, websocket_port=broker.ports["ws"])).target
             started = time.monotonic()
             results = run_plan(target, work, jobs=jobs)
             seconds = time.monotonic() - started
