@@ -10,11 +10,27 @@ connection that stays open (proven by reading to EOF within the bounded wait).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import contextlib
+from collections.abc import Collection, Iterator
 
 from conformance.case import CaseContext, fail
-from conformance.client import BrokerViolation, TestClient, WaitTimeout
+from conformance.client import BrokerClosed, BrokerViolation, TestClient, Unexpected, WaitTimeout
 from mqttspec import Connack, Disconnect, Packet
+
+
+@contextlib.contextmanager
+def expecting(what: str) -> Iterator[None]:
+    """Inside this block, a broker that does not do `what` is a FAIL with a clear reason."""
+    try:
+        yield
+    except WaitTimeout:
+        fail(what, "nothing came within the time limit")
+    except BrokerClosed as exc:
+        fail(what, f"the broker closed the connection ({exc})")
+    except BrokerViolation as exc:
+        fail(what, f"the broker sent bytes that break the spec: {exc}")
+    except Unexpected as exc:
+        fail(what, f"received {exc.packet!r}")
 
 
 def expect_violation_close(ctx: CaseContext, c: TestClient, what: str, *,

@@ -13,9 +13,7 @@ is a bounded read that doubles as a check that nothing came (`wait_quietly`), ne
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -25,9 +23,9 @@ from conformance.client import (
     BrokerViolation,
     ClientError,
     TestClient,
-    Unexpected,
     WaitTimeout,
 )
+from conformance.reactions import expecting as expecting  # re-exported for the cases
 from conformance.reactions import judge_close
 from mqttspec import (
     NO_PROPERTIES,
@@ -42,21 +40,6 @@ from mqttspec import (
 )
 
 SESSION_EXPIRY = 300  # seconds a persistent session of a case may outlive it
-
-
-@contextlib.contextmanager
-def expecting(what: str) -> Iterator[None]:
-    """Inside this block, a broker that does not do `what` is a FAIL with a clear reason."""
-    try:
-        yield
-    except WaitTimeout:
-        fail(what, "nothing came within the time limit")
-    except BrokerClosed as exc:
-        fail(what, f"the broker closed the connection ({exc})")
-    except BrokerViolation as exc:
-        fail(what, f"the broker sent bytes that break the spec: {exc}")
-    except Unexpected as exc:
-        fail(what, f"received {exc.packet!r}")
 
 
 def receive(c: TestClient, what: str, ack: bool = True, timeout: float | None = None

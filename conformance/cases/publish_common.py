@@ -12,19 +12,14 @@ Interval, and are ended by the case (Clean Start 1, expiry 0) so nothing is left
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from conformance.case import CaseContext, SetupFailed, fail, not_applicable
 from conformance.client import (
-    BrokerClosed,
-    BrokerViolation,
     ClientError,
     TestClient,
-    Unexpected,
-    WaitTimeout,
 )
+from conformance.reactions import expecting as expecting  # re-exported for the cases
 from mqttspec import (
     Connect,
     Packet,
@@ -49,21 +44,6 @@ def require_qos(ctx: CaseContext, qos: int) -> None:
     top = ctx.target.capabilities.maximum_qos
     if top < qos:
         not_applicable(f"the case publishes at QoS {qos}; the broker's Maximum QoS is {top}")
-
-
-@contextlib.contextmanager
-def expecting(what: str) -> Iterator[None]:
-    """Inside this block, a broker that does not do `what` is a FAIL with a clear reason."""
-    try:
-        yield
-    except WaitTimeout:
-        fail(what, "nothing came within the time limit")
-    except BrokerClosed as exc:
-        fail(what, f"the broker closed the connection ({exc})")
-    except BrokerViolation as exc:
-        fail(what, f"the broker sent bytes that break the spec: {exc}")
-    except Unexpected as exc:
-        fail(what, f"received {exc.packet!r}")
 
 
 def expect_packet(c: TestClient, cls: type[P], what: str, packet_id: int | None = None) -> P:

@@ -15,7 +15,7 @@ from conformance.target import Target, TargetError, load_profile, parse_address,
 from conformance.wirelog import EventKind, WireLog
 from mqttspec import Connack, Pingreq, Publish
 
-Script = Callable[[socket.socket], None]
+Script = Callable[[socket.socket], object]
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from conformance.target import Target
 from mqttspec import Decoder, ProtocolViolation
 from mqttspec.catalogue import load_catalogue
 from reference_broker import ThreadedBroker
+from tests.conformance import fake_brokers
 
 VERSION = {3: "3.1", 4: "3.1.1", 5: "5.0"}
 NAMES = Names("tmalformedxcheck", "mqttlab/xcheck", alias_max=10)
@@ -212,10 +213,7 @@ def _answer(conn: socket.socket, first: int, body: bytes, level: int) -> int:
 def never_closing_broker() -> Iterator[int]:
     """Accepts every CONNECT, answers SUBSCRIBE and PINGREQ, ignores everything else and
     never closes a connection."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def handle(conn: socket.socket) -> None:
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
         with conn:
             conn.settimeout(5)
             buf, level = b"", 4
@@ -229,20 +227,8 @@ def never_closing_broker() -> Iterator[int]:
             except OSError:
                 pass
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        server.close()
+    with fake_brokers.serving(handle) as port:
+        yield port
 
 
 def sample() -> list[tuple[Row, int]]:
