@@ -28,7 +28,7 @@ from conformance.case import Case, Outcome
 from conformance.discover import discover
 from conformance.faults import Fault, Patcher, load_faults
 from conformance.runner import load_cases, run_plan
-from conformance.target import Target
+from conformance.target import VERSION_OF_LEVEL, Target
 
 CAUGHT = (Outcome.FAIL, Outcome.NON_STRICT)
 
@@ -120,7 +120,7 @@ def report(runs: list[FaultRun], cases: object, seconds: float,
            args: argparse.Namespace) -> int:
     from conformance.runner import plan
 
-    every = {f"{c.id}[{_VERSION[lv]}]" for c, lv in plan(cases, (3, 4, 5))}  # type: ignore[arg-type]
+    every = {f"{c.id}[{VERSION_OF_LEVEL[lv]}]" for c, lv in plan(cases, (3, 4, 5))}  # type: ignore[arg-type]
     caught = {k for r in runs for k in r.caught}
     useless = sorted(r.fault for r in runs if not r.caught)
     uncaught = sorted(every - caught)
@@ -140,7 +140,6 @@ def report(runs: list[FaultRun], cases: object, seconds: float,
     return 0 if not useless and not any(r.error for r in runs) else 1
 
 
-_VERSION = {3: "3.1", 4: "3.1.1", 5: "5.0"}
 
 
 if __name__ == "__main__":

@@ -21,10 +21,8 @@ from enum import StrEnum
 from typing import Any, NoReturn
 
 from conformance.client import ClientError, TestClient
-from conformance.target import Target
+from conformance.target import VERSION_OF_LEVEL, Target
 from conformance.wirelog import WireLog
-
-VERSION_OF_LEVEL = {3: "3.1", 4: "3.1.1", 5: "5.0"}
 
 
 class Outcome(StrEnum):

@@ -14,12 +14,15 @@ import os
 from dataclasses import dataclass, field, replace
 
 from conformance.client import ClientError, TestClient
-from conformance.target import Capabilities, Target, TargetError
+from conformance.target import (
+    LEVEL_OF_VERSION,
+    VERSION_OF_LEVEL,
+    Capabilities,
+    Target,
+    TargetError,
+)
 from conformance.wirelog import WireLog
 from mqttspec import Connack, Properties
-
-VERSION = {3: "3.1", 4: "3.1.1", 5: "5.0"}
-LEVEL = {v: k for k, v in VERSION.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +42,15 @@ def discover(target: Target) -> Discovery:
             raise TargetError(f"cannot reach the broker at {target.host}:{target.port}: "
                               f"{exc.strerror or exc}") from None
         except ClientError as exc:
-            refused[VERSION[level]] = f"the broker did not accept a plain CONNECT: {exc}"
+            refused[VERSION_OF_LEVEL[level]] = f"the broker did not accept a plain CONNECT: {exc}"
             continue
         if connack.reason_code != 0:
-            refused[VERSION[level]] = f"CONNACK return code {connack.reason_code:#04x}"
+            refused[VERSION_OF_LEVEL[level]] = f"CONNACK return code {connack.reason_code:#04x}"
             continue
         accepted.append(level)
         if level == 5:
             caps = capabilities_from(connack.properties, caps)
-    untested = tuple((LEVEL[v], why) for v, why in refused.items())
+    untested = tuple((LEVEL_OF_VERSION[v], why) for v, why in refused.items())
     return Discovery(replace(target, levels=tuple(accepted), capabilities=caps,
                              untested=untested), refused)
 

@@ -29,6 +29,7 @@ from conformance.coverage import coverage_lines
 from conformance.discover import discover
 from conformance.runner import load_cases, summarise
 from conformance.target import (
+    VERSION_OF_LEVEL,
     Target,
     TargetError,
     load_profile,
@@ -79,11 +80,10 @@ class CaseModule(pytest.File):
         for c in REGISTRY.values():
             if c.module == module:
                 for level in c.levels:
-                    yield CaseItem.from_parent(self, name=f"{c.id}[{_VERSION[level]}]",
+                    yield CaseItem.from_parent(self, name=f"{c.id}[{VERSION_OF_LEVEL[level]}]",
                                                case=c, level=level)
 
 
-_VERSION = {3: "3.1", 4: "3.1.1", 5: "5.0"}
 
 
 class CaseItem(pytest.Item):
@@ -225,7 +225,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
     if target is not None:
         where = "embedded reference broker" if config.getoption("--broker") is None else (
             f"{target.host}:{target.port}")
-        write(f"target: {where}, versions {', '.join(_VERSION[lv] for lv in target.levels)}")
+        versions = ", ".join(VERSION_OF_LEVEL[lv] for lv in target.levels)
+        write(f"target: {where}, versions {versions}")
         for version, why in getattr(config, "_mqtt_refused", {}).items():
             write(f"  MQTT {version} not tested: {why}")
     for line in summarise(_COLLECTED):

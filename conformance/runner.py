@@ -22,9 +22,7 @@ from typing import Any
 
 from conformance import cases as cases_package
 from conformance.case import REGISTRY, Case, Outcome, Result, result_json, run_case
-from conformance.target import Target
-
-VERSION_LEVEL = {"3.1": 3, "3.1.1": 4, "5.0": 5}
+from conformance.target import LEVEL_OF_VERSION, VERSION_OF_LEVEL, Target
 
 
 def load_cases() -> dict[str, Case]:
@@ -83,7 +81,7 @@ def summarise(results: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 def _chapter_key(item: tuple[tuple[str, str], Any]) -> tuple[int, list[int]]:
     (version, chapter), _ = item
-    return VERSION_LEVEL.get(version, 0), [int(x) if x.isdigit() else 0
+    return LEVEL_OF_VERSION.get(version, 0), [int(x) if x.isdigit() else 0
                                            for x in chapter.split(".")]
 
 
@@ -95,8 +93,7 @@ def results_document(target: Target, results: list[Result], started: float,
                 "duration": round(time.time() - started, 2),
                 "python": platform.python_version(),
                 "target": {"host": target.host, "port": target.port, "tls": target.tls,
-                           "versions": [k for k, v in VERSION_LEVEL.items()
-                                        if v in target.levels],
+                           "versions": [VERSION_OF_LEVEL[lv] for lv in target.levels],
                            "capabilities": _capabilities(target)},
                 **(extra or {})},
         "results": [result_json(r) for r in results],

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-LEVELS = {"3.1": 3, "3.1.1": 4, "5.0": 5, "5": 5, "3": 3, "4": 4}
+VERSION_OF_LEVEL = {3: "3.1", 4: "3.1.1", 5: "5.0"}  # protocol level -> MQTT version
+LEVEL_OF_VERSION = {v: k for k, v in VERSION_OF_LEVEL.items()}
+LEVELS = {**LEVEL_OF_VERSION, "5": 5, "3": 3, "4": 4}  # what a user may write
 
 
 class TargetError(ValueError):

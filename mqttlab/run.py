@@ -24,7 +24,14 @@ from conformance.coverage import coverage_lines
 from conformance.discover import discover
 from conformance.junit import junit_xml
 from conformance.runner import load_cases, plan, results_document, run_plan, summarise
-from conformance.target import Target, TargetError, load_profile, parse_address, parse_levels
+from conformance.target import (
+    VERSION_OF_LEVEL,
+    Target,
+    TargetError,
+    load_profile,
+    parse_address,
+    parse_levels,
+)
 
 DEFAULT_RESULTS = "results/conformance.json"
 
@@ -115,7 +122,7 @@ def run_against(target: Target, args: argparse.Namespace, name: str) -> int:
     if not work:
         print(f"mqttlab run: no case matches {args.cases}", file=sys.stderr)
         return 2
-    versions = ", ".join({3: "3.1", 4: "3.1.1", 5: "5.0"}[lv] for lv in target.levels)
+    versions = ", ".join(VERSION_OF_LEVEL[lv] for lv in target.levels)
     print(f"MQTT conformance suite: {len(work)} runs of {len(cases)} cases against the {name} "
           f"(versions {versions or 'none'})", file=out)
     for version, why in found.refused.items():

@@ -21,13 +21,13 @@ from conformance.discover import discover
 from conformance.malformed import ROWS, Expect, Malformation, Names, NotApplicable, Row, State
 from conformance.malformed.shapes import plain_connect
 from conformance.runner import run_plan
-from conformance.target import Target
+from conformance.target import VERSION_OF_LEVEL, Target
 from mqttspec import Decoder, ProtocolViolation
 from mqttspec.catalogue import load_catalogue
 from reference_broker import ThreadedBroker
 from tests.conformance import fake_brokers
 
-VERSION = {3: "3.1", 4: "3.1.1", 5: "5.0"}
+VERSION = VERSION_OF_LEVEL
 NAMES = Names("tmalformedxcheck", "mqttlab/xcheck", alias_max=10)
 PACKET_TYPES = {
     4: ("CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP", "SUBSCRIBE",
