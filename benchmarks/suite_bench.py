@@ -18,9 +18,9 @@ import time
 from collections import Counter
 
 from conformance.discover import discover
+from conformance.embedded import aimed_at, start_reference
 from conformance.runner import load_cases, plan, run_plan
 from conformance.target import Target
-from reference_broker import BrokerConfig, ThreadedBroker
 
 
 def main() -> int:
@@ -34,9 +34,9 @@ def main() -> int:
           f"Python {sys.version.split()[0]}")
     print(f"{'jobs':>5} {'seconds':>8} {'cases/s':>8}  outcomes")
     for jobs in (int(j) for j in args.jobs.split(",")):
-        broker = ThreadedBroker(BrokerConfig(websocket_port=0)).start()
+        broker = start_reference()
         try:
-            target = discover(Target(port=broker.port, websocket_port=broker.ports["ws"])).target
+            target = discover(aimed_at(broker, Target())).target
             started = time.monotonic()
             results = run_plan(target, work, jobs=jobs)
             seconds = time.monotonic() - started

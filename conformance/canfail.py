@@ -59,7 +59,7 @@ def cases_for(f: Fault, cases: Sequence[Case]) -> list[tuple[Case, int]]:
 
 def run_fault(fault_id: str, timeout: float = 0.5, threads: int = 16) -> FaultRun:
     """Install one fault in this process, run its cases against a faulty broker, undo."""
-    from reference_broker import BrokerConfig, ThreadedBroker
+    from conformance.embedded import aimed_at, start_reference
 
     f = load_faults()[fault_id]
     work = cases_for(f, list(load_cases().values()))
@@ -68,9 +68,8 @@ def run_fault(fault_id: str, timeout: float = 0.5, threads: int = 16) -> FaultRu
     f.install(patcher)
     broker = None
     try:
-        broker = ThreadedBroker(BrokerConfig(**{"websocket_port": 0, **f.config})).start()
-        target = discover(Target(port=broker.port, timeout=timeout,
-                                 websocket_port=broker.ports.get("ws"), **f.target)).target
+        broker = start_reference(**f.config)
+        target = discover(aimed_at(broker, Target(timeout=timeout, **f.target))).target
         for r in run_plan(target, work, jobs=threads):
             run.outcomes[f"{r.case_id}[{r.version}]"] = r.outcome.value
     except Exception as exc:  # noqa: BLE001 - a fault that breaks the run is reported

@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,14 +27,7 @@ from conformance.case import REGISTRY, Case, Outcome, Result, result_json, run_c
 from conformance.coverage import coverage_lines
 from conformance.discover import discover
 from conformance.runner import load_cases, summarise
-from conformance.target import (
-    VERSION_OF_LEVEL,
-    Target,
-    TargetError,
-    load_profile,
-    parse_address,
-    parse_levels,
-)
+from conformance.target import VERSION_OF_LEVEL, Target, TargetError, target_from_options
 
 CASES_DIR = Path(__file__).parent / "cases"
 _embedded: Any = None  # the reference broker started when no --broker is given
@@ -160,33 +152,20 @@ def prepare_target(config: pytest.Config) -> Target:
 
 def _build_target(config: pytest.Config) -> Target:
     opt = config.getoption
-    changes: dict[str, Any] = {}
-    if opt("--broker"):
-        changes["host"], changes["port"] = parse_address(opt("--broker"))
-    if opt("--mqtt-versions"):
-        changes["levels"] = parse_levels(opt("--mqtt-versions"))
-    if opt("--broker-tls"):
-        changes["tls"] = True
-    for name in ("cafile", "username", "password", "denied_topic"):
-        if opt(f"--broker-{name.replace('_', '-')}") is not None:
-            changes[name] = opt(f"--broker-{name.replace('_', '-')}")
-    if opt("--wait-timeout") is not None:
-        changes["timeout"] = opt("--wait-timeout")
-    for name in ("port", "path"):
-        if opt(f"--broker-websocket-{name}") is not None:
-            changes[f"websocket_{name}"] = opt(f"--broker-websocket-{name}")
-    base = load_profile(opt("--broker-profile")) if opt("--broker-profile") else Target()
-    return replace(base, **changes)
+    fields = {name: opt(f"--broker-{name.replace('_', '-')}") for name in (
+        "cafile", "username", "password", "denied_topic", "websocket_port", "websocket_path")}
+    return target_from_options(profile=opt("--broker-profile"), broker=opt("--broker"),
+                               versions=opt("--mqtt-versions"), tls=opt("--broker-tls"),
+                               timeout=opt("--wait-timeout"), **fields)
 
 
 def _start_embedded(target: Target) -> Target:
     global _embedded
-    from reference_broker import BrokerConfig, ThreadedBroker
+    from conformance.embedded import aimed_at, start_reference
 
     if _embedded is None:
-        _embedded = ThreadedBroker(BrokerConfig(websocket_port=0)).start()
-    return replace(target, host="127.0.0.1", port=_embedded.port, tls=False,
-                   websocket_port=_embedded.ports["ws"], websocket_path="/mqtt")
+        _embedded = start_reference()
+    return aimed_at(_embedded, target)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

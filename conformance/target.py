@@ -104,6 +104,22 @@ def parse_levels(text: str) -> tuple[int, ...]:
         raise TargetError(f"unknown MQTT version {exc.args[0]!r} (3.1, 3.1.1, 5.0)") from None
 
 
+def target_from_options(*, profile: str | None = None, broker: str | None = None,
+                        versions: str | None = None, tls: bool = False,
+                        **fields: Any) -> Target:
+    """The target a command line describes: the profile (or the defaults), then each option
+    given; `fields` are Target fields, None meaning "not given"."""
+    changes = {name: value for name, value in fields.items() if value is not None}
+    if broker:
+        changes["host"], changes["port"] = parse_address(broker)
+    if versions:
+        changes["levels"] = parse_levels(versions)
+    if tls:
+        changes["tls"] = True
+    base = load_profile(profile) if profile else Target()
+    return replace(base, **changes)
+
+
 def load_profile(path: str | Path, base: Target | None = None) -> Target:
     """A JSON profile: {"host", "port", "tls", "versions": ["3.1.1", "5.0"], "capabilities":
     {...}}; keys not given keep the `base` value."""

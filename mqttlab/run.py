@@ -15,7 +15,6 @@ import json
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,14 +23,7 @@ from conformance.coverage import coverage_lines
 from conformance.discover import discover
 from conformance.junit import junit_xml
 from conformance.runner import load_cases, plan, results_document, run_plan, summarise
-from conformance.target import (
-    VERSION_OF_LEVEL,
-    Target,
-    TargetError,
-    load_profile,
-    parse_address,
-    parse_levels,
-)
+from conformance.target import VERSION_OF_LEVEL, Target, TargetError, target_from_options
 
 DEFAULT_RESULTS = "results/conformance.json"
 
@@ -73,21 +65,11 @@ def add_parser(sub: Any) -> None:
 
 
 def build_target(args: argparse.Namespace) -> Target:
-    target = load_profile(args.profile) if args.profile else Target()
-    changes: dict[str, Any] = {}
-    if args.broker:
-        changes["host"], changes["port"] = parse_address(args.broker)
-    if args.versions:
-        changes["levels"] = parse_levels(args.versions)
-    for name in ("cafile", "username", "password", "timeout", "denied_topic"):
-        if getattr(args, name) is not None:
-            changes[name] = getattr(args, name)
-    if args.tls:
-        changes["tls"] = True
-    for name in ("websocket_port", "websocket_path"):
-        if getattr(args, name, None) is not None:
-            changes[name] = getattr(args, name)
-    return replace(target, **changes)
+    fields = {name: getattr(args, name) for name in (
+        "cafile", "username", "password", "timeout", "denied_topic", "websocket_port",
+        "websocket_path")}
+    return target_from_options(profile=args.profile, broker=args.broker,
+                               versions=args.versions, tls=args.tls, **fields)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -98,13 +80,11 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if args.broker:
         return run_against(target, args, "broker " + args.broker)
-    from reference_broker import BrokerConfig, ThreadedBroker
+    from conformance.embedded import aimed_at, start_reference
 
-    broker = ThreadedBroker(BrokerConfig(websocket_port=0)).start()
+    broker = start_reference()
     try:
-        return run_against(replace(target, host="127.0.0.1", port=broker.port, tls=False,
-                                   websocket_port=broker.ports["ws"], websocket_path="/mqtt"),
-                           args, "embedded reference broker")
+        return run_against(aimed_at(broker, target), args, "embedded reference broker")
     finally:
         broker.stop()
 

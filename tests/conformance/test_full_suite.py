@@ -12,18 +12,17 @@ from pathlib import Path
 
 from conformance.case import Outcome, Result
 from conformance.discover import discover
+from conformance.embedded import aimed_at, start_reference
 from conformance.runner import load_cases, plan, results_document, run_plan, summarise
 from conformance.target import Target
-from reference_broker import BrokerConfig, ThreadedBroker
 from tests.conformance import mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCEPTED = {Outcome.PASS, Outcome.NOT_APPLICABLE, Outcome.INFO}
 
 
-def run_suite(port: int, timeout: float = 2.0,
-              websocket_port: int | None = None) -> tuple[Target, list[Result]]:
-    target = discover(Target(port=port, timeout=timeout, websocket_port=websocket_port)).target
+def run_suite(target: Target) -> tuple[Target, list[Result]]:
+    target = discover(target).target
     work = plan(load_cases().values(), (3, 4, 5))
     return target, run_plan(target, work, jobs=16)
 
@@ -51,9 +50,9 @@ def record(name: str, version: str, target: Target, results: list[Result],
 
 def test_reference_broker_passes_the_whole_suite() -> None:
     started = time.time()
-    broker = ThreadedBroker(BrokerConfig(websocket_port=0)).start()
+    broker = start_reference()
     try:
-        target, results = run_suite(broker.port, websocket_port=broker.ports["ws"])
+        target, results = run_suite(aimed_at(broker, Target()))
     finally:
         broker.stop()
     record("reference", "embedded", target, results, started)
@@ -65,9 +64,9 @@ def test_reference_broker_passes_the_whole_suite() -> None:
 def test_reference_broker_with_an_acl_passes_the_authorisation_cases() -> None:
     from conformance.faults.authz import DENIED_ACL, DENIED_TOPIC
 
-    broker = ThreadedBroker(BrokerConfig(acl_file=DENIED_ACL)).start()
+    broker = start_reference(acl_file=DENIED_ACL)
     try:
-        target = discover(Target(port=broker.port, denied_topic=DENIED_TOPIC)).target
+        target = discover(aimed_at(broker, Target(denied_topic=DENIED_TOPIC))).target
         results = run_plan(target, plan(load_cases().values(), (3, 4, 5), ["authz.*"]))
     finally:
         broker.stop()
@@ -78,7 +77,7 @@ def test_reference_broker_with_an_acl_passes_the_authorisation_cases() -> None:
 def test_mosquitto_outcomes_are_recorded(tmp_path: Path) -> None:
     started = time.time()
     with mosquitto.mosquitto(tmp_path, websocket=True) as (port, ws_port):
-        target, results = run_suite(port, websocket_port=ws_port)
+        target, results = run_suite(Target(port=port, websocket_port=ws_port))
     lines = record("mosquitto", mosquitto.version(), target, results, started)
     counts = Counter(r.outcome for r in results)
     assert counts[Outcome.PASS] > len(results) // 2, "\n".join(lines[:40])
