@@ -194,6 +194,20 @@ class Result:
     log: WireLog
     duration: float
 
+    def line(self) -> str:
+        """One line: outcome, case, version, statements, expected and observed."""
+        return (f"{self.outcome.value:5} {self.case_id} [MQTT {self.version}] "
+                f"{', '.join(self.statements)}: expected {self.expected}; "
+                f"observed {self.observed}")
+
+    def render(self) -> str:
+        """What a reader needs to judge a non-PASS outcome, wire log included."""
+        return "\n".join([
+            f"{self.outcome.value}: {self.case_id} [MQTT {self.version}] {self.title}",
+            f"statements: {', '.join(self.statements)} ({self.level})",
+            f"expected: {self.expected}", f"observed: {self.observed}", "wire log:",
+            self.log.render()])
+
 
 def run_case(c: Case, target: Target, level: int) -> Result:
     """Run one case under one protocol level and turn whatever happens into a Result."""

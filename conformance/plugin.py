@@ -103,7 +103,7 @@ class CaseItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
         if isinstance(excinfo.value, CaseProblem):
-            return excinfo.value.render()
+            return excinfo.value.result.render()
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -114,14 +114,6 @@ class CaseProblem(Exception):
     def __init__(self, result: Result) -> None:
         super().__init__(result.outcome.value)
         self.result = result
-
-    def render(self) -> str:
-        r = self.result
-        return "\n".join([
-            f"{r.outcome.value}: {r.case_id} [MQTT {r.version}] {r.title}",
-            f"statements: {', '.join(r.statements)} ({r.level})",
-            f"expected: {r.expected}", f"observed: {r.observed}", "wire log:",
-            r.log.render()])
 
 
 def target_for(config: pytest.Config) -> Target:

@@ -131,9 +131,7 @@ def show_problems(results: list[Result], out: TextIO, limit: int = 20) -> None:
     """The first FAIL / ERROR results, one line each (the JSON has their wire logs)."""
     problems = [r for r in results if r.outcome in (Outcome.FAIL, Outcome.ERROR)]
     for r in problems[:limit]:
-        print(f"  {r.outcome.value:5} {r.case_id} [MQTT {r.version}] "
-              f"{', '.join(r.statements)}: expected {r.expected}; observed {r.observed}",
-              file=out)
+        print(f"  {r.line()}", file=out)
     if len(problems) > limit:
         print(f"  ... and {len(problems) - limit} more in the results file", file=out)
 

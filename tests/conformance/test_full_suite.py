@@ -28,9 +28,7 @@ def run_suite(target: Target) -> tuple[Target, list[Result]]:
 
 
 def describe(results: list[Result]) -> str:
-    return "\n\n".join(f"{r.outcome.value} {r.case_id} [{r.version}] {r.statements}\n"
-                       f"expected: {r.expected}\nobserved: {r.observed}\n{r.log.render()}"
-                       for r in results)
+    return "\n\n".join(r.render() for r in results)
 
 
 def record(name: str, version: str, target: Target, results: list[Result],
@@ -42,8 +40,7 @@ def record(name: str, version: str, target: Target, results: list[Result],
     (out / f"{name}.json").write_text(json.dumps(document, indent=1), encoding="utf-8")
     lines = [f"{name} ({version}): {len(results)} runs in {time.time() - started:.1f} s",
              *summarise(document["results"]),
-             *(f"  {r.outcome.value} {r.case_id} [{r.version}] {', '.join(r.statements)}: "
-               f"{r.observed}" for r in results if r.outcome in (Outcome.FAIL, Outcome.ERROR))]
+             *(f"  {r.line()}" for r in results if r.outcome in (Outcome.FAIL, Outcome.ERROR))]
     (out / f"{name}-summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return lines
 
