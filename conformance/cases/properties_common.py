@@ -18,6 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 from conformance.case import CaseContext, SetupFailed, fail
+from conformance.cases.publish_common import publish as publish  # re-exported for the cases
+from conformance.cases.publish_common import receive as receive
 from conformance.client import (
     BrokerClosed,
     BrokerViolation,
@@ -25,7 +27,7 @@ from conformance.client import (
     TestClient,
     WaitTimeout,
 )
-from conformance.reactions import expecting as expecting  # re-exported for the cases
+from conformance.reactions import expecting as expecting
 from conformance.reactions import judge_close
 from mqttspec import (
     NO_PROPERTIES,
@@ -40,20 +42,6 @@ from mqttspec import (
 )
 
 SESSION_EXPIRY = 300  # seconds a persistent session of a case may outlive it
-
-
-def receive(c: TestClient, what: str, ack: bool = True, timeout: float | None = None
-            ) -> Publish:
-    """The next PUBLISH for `c` (acknowledged as its QoS asks, with `ack`)."""
-    with expecting(what):
-        return c.expect_publish(timeout, ack=ack)
-
-
-def publish(c: TestClient, topic: str, payload: bytes, qos: int = 0, retain: bool = False,
-            properties: Properties = NO_PROPERTIES) -> Packet | None:
-    """Run a whole publishing flow; a broker that does not complete it is a FAIL."""
-    with expecting(f"the QoS {qos} flow of a PUBLISH to {topic!r} completes"):
-        return c.publish(topic, payload, qos=qos, retain=retain, properties=properties)
 
 
 def subscribe(c: TestClient, *filters: Any, qos: int = 0,

@@ -12,6 +12,7 @@ Interval, and are ended by the case (Clean Start 1, expiry 0) so nothing is left
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from conformance.case import CaseContext, SetupFailed, fail, not_applicable
@@ -131,7 +132,7 @@ def drain(c: TestClient) -> list[Publish]:
     return got
 
 
-def payloads(messages: list[Publish]) -> list[bytes]:
+def payloads(messages: Iterable[Publish]) -> list[bytes]:
     return [m.payload for m in messages]
 
 
@@ -180,7 +181,8 @@ def connect_with_will(ctx: CaseContext, qos: int = 0, retain: bool = False) -> C
 
 
 def end_session(ctx: CaseContext, client_id: str) -> None:
-    """Best effort: connect with Clean Start 1 (MQTT 5: expiry 0) and disconnect."""
+    """Leave no session behind (best effort, also after the case's time limit): connect with
+    Clean Start 1 (MQTT 5: no Session Expiry, so 0) and disconnect."""
     try:
         with TestClient(ctx.target, ctx.log, "cleanup", ctx.level) as c:
             if c.connect(client_id, clean_start=True).reason_code == 0:

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from conformance.case import CaseContext, case, fail, non_strict
+from conformance.cases.publish_common import end_session as end_session  # re-exported
 from conformance.client import ClientError, TestClient, WaitTimeout
 from mqttspec import Connack, Disconnect, Pingreq, Pingresp, Properties, Publish
 
@@ -63,16 +64,6 @@ def idle(c: TestClient, seconds: float) -> None:
         if not isinstance(got, Pingresp):
             fail(f"nothing for {c.name} while it waits", repr(got))
         pings -= 1
-
-
-def end_session(ctx: CaseContext, client_id: str) -> None:
-    """Leave nothing behind: a Clean Start connection (5.0: Session Expiry 0), disconnected."""
-    try:
-        c = ctx.client("cleanup")
-        if c.connect(client_id, clean_start=True).reason_code == 0:
-            c.disconnect()
-    except (ClientError, OSError):
-        pass  # best effort
 
 
 @case("session.resumed-subscriptions-deliver",

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from conformance.case import CaseContext, SetupFailed, fail
+from conformance.cases.publish_common import end_session as end_session  # re-exported
+from conformance.cases.publish_common import payloads as payloads
 from conformance.client import ClientError, TestClient, Unexpected, WaitTimeout
 from conformance.wirelog import EventKind
 from mqttspec import (
@@ -59,10 +61,6 @@ def wait_for(c: TestClient, got: list[Publish], done: Callable[[list[Publish]], 
         except WaitTimeout:
             break
     return waited
-
-
-def payloads(packets: Iterable[Publish]) -> list[bytes]:
-    return [p.payload for p in packets]
 
 
 def has_all(must: Collection[bytes]) -> Callable[[list[Publish]], bool]:
@@ -183,9 +181,3 @@ def drain_close(c: TestClient) -> list[Packet]:
         return []
 
 
-def end_session(ctx: CaseContext, client_id: str) -> None:
-    """Leave no session behind: connect with Clean Start and no Session Expiry, disconnect."""
-    with contextlib.suppress(ClientError, OSError):
-        c = ctx.client("cleanup")
-        if c.connect(client_id, clean_start=True).reason_code == 0:
-            c.disconnect()
