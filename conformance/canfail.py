@@ -52,7 +52,8 @@ def cases_for(f: Fault, cases: Sequence[Case]) -> list[tuple[Case, int]]:
             if level not in f.levels:
                 continue
             ids = f.v5 if level == 5 else f.v3
-            if set(c.statements_for(level)) & set(ids) or c.id.startswith(f.cases or ("\0",)):
+            named = bool(f.cases) and c.id.startswith(f.cases)
+            if named or set(c.statements_for(level)) & set(ids):
                 work.append((c, level))
     return work
 
