@@ -45,11 +45,13 @@ def plan(cases: Iterable[Case], levels: Iterable[int],
 
 
 def run_plan(target: Target, work: list[tuple[Case, int]], jobs: int = 8,
-             on_result: Callable[[Result], None] | None = None) -> list[Result]:
-    """Run every (case, level), `jobs` at a time; results in plan order."""
+             on_result: Callable[[Result], None] | None = None,
+             runner: Callable[[Case, Target, int], Result] = run_case) -> list[Result]:
+    """Run every (case, level), `jobs` at a time; results in plan order.  `runner` runs one
+    (the matrix wraps it to notice a broker that dies mid-run)."""
     results: dict[int, Result] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run_case, c, target, lv): i for i, (c, lv) in enumerate(work)}
+        futures = {pool.submit(runner, c, target, lv): i for i, (c, lv) in enumerate(work)}
         for future in as_completed(futures):
             result = future.result()
             results[futures[future]] = result
@@ -85,17 +87,33 @@ def _chapter_key(item: tuple[tuple[str, str], Any]) -> tuple[int, list[int]]:
                                            for x in chapter.split(".")]
 
 
-def results_document(target: Target, results: list[Result], started: float,
-                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON document of one run: metadata and every result with its wire log."""
+RESULTS_SCHEMA = "mqttlab/results-1"
+
+
+def broker_record(name: str, version: str, status: str = "ran", reason: str = "",
+                  log_tail: Iterable[str] = (), refused: dict[str, str] | None = None
+                  ) -> dict[str, Any]:
+    """What a results document says of the broker: status is "ran", "not available",
+    "failed to start" or "died" (the reason and its log's last lines say why); `refused`
+    maps the MQTT versions it did not accept to why."""
+    return {"name": name, "version": version, "status": status, "reason": reason,
+            "log_tail": list(log_tail), "refused": dict(refused or {})}
+
+
+def results_document(target: Target | None, results: list[Result], started: float,
+                     broker: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document of one run (one schema for every broker and run): metadata, the
+    broker (see `broker_record`) and every result with its wire log."""
     return {
+        "schema": RESULTS_SCHEMA,
         "run": {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                 "duration": round(time.time() - started, 2),
                 "python": platform.python_version(),
-                "target": {"host": target.host, "port": target.port, "tls": target.tls,
-                           "versions": [VERSION_OF_LEVEL[lv] for lv in target.levels],
-                           "capabilities": _capabilities(target)},
-                **(extra or {})},
+                "target": None if target is None else {
+                    "host": target.host, "port": target.port, "tls": target.tls,
+                    "versions": [VERSION_OF_LEVEL[lv] for lv in target.levels],
+                    "capabilities": _capabilities(target)},
+                "broker": broker},
         "results": [result_json(r) for r in results],
     }
 

@@ -22,7 +22,14 @@ from conformance.case import Outcome, Result
 from conformance.coverage import coverage_lines
 from conformance.discover import discover
 from conformance.junit import junit_xml
-from conformance.runner import load_cases, plan, results_document, run_plan, summarise
+from conformance.runner import (
+    broker_record,
+    load_cases,
+    plan,
+    results_document,
+    run_plan,
+    summarise,
+)
 from conformance.target import VERSION_OF_LEVEL, Target, TargetError, target_from_options
 
 DEFAULT_RESULTS = "results/conformance.json"
@@ -79,17 +86,21 @@ def main(args: argparse.Namespace) -> int:
         print(f"mqttlab run: {exc}", file=sys.stderr)
         return 2
     if args.broker:
-        return run_against(target, args, "broker " + args.broker)
+        return run_against(target, args, "broker " + args.broker,
+                           broker_record(args.broker, "version not known"))
+    import reference_broker
     from conformance.embedded import aimed_at, start_reference
 
     broker = start_reference()
     try:
-        return run_against(aimed_at(broker, target), args, "embedded reference broker")
+        return run_against(aimed_at(broker, target), args, "embedded reference broker",
+                           broker_record("reference", reference_broker.version()))
     finally:
         broker.stop()
 
 
-def run_against(target: Target, args: argparse.Namespace, name: str) -> int:
+def run_against(target: Target, args: argparse.Namespace, name: str,
+                broker: dict[str, Any]) -> int:
     out = sys.stdout
     try:
         found = discover(target)
@@ -111,7 +122,8 @@ def run_against(target: Target, args: argparse.Namespace, name: str) -> int:
     started = time.time()
     results = run_plan(target, work, jobs=args.jobs, on_result=progress.add)
     progress.done()
-    document = results_document(target, results, started, {"broker": name})
+    broker["refused"] = found.refused
+    document = results_document(target, results, started, broker)
     rows = document["results"]
     for line in summarise(rows):
         print(line, file=out)
@@ -144,8 +156,8 @@ def write(path: Path, data: bytes) -> None:
 class Progress:
     """One line, rewritten in place on a terminal; a line per 10% otherwise."""
 
-    def __init__(self, total: int, out: TextIO, quiet: bool = False) -> None:
-        self.total, self.out, self.quiet = total, out, quiet
+    def __init__(self, total: int, out: TextIO, quiet: bool = False, label: str = "") -> None:
+        self.total, self.out, self.quiet, self.label = total, out, quiet, label
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
         self.tty = out.isatty()
@@ -167,14 +179,15 @@ class Progress:
         counts = " ".join(f"{o.value} {self.counts[o.value]}" for o in Outcome
                           if self.counts[o.value])
         percent = 100 * done // self.total
-        return f"[{done:5}/{self.total}] {percent:3}%  {counts}  {rate:.0f} cases/s"
+        return (f"{self.label}[{done:5}/{self.total}] {percent:3}%  {counts}  "
+                f"{rate:.0f} cases/s")
 
     def done(self) -> None:
         seconds = time.monotonic() - self.started
         if self.tty and not self.quiet:
             print(file=self.out)
-        print(f"{self.total} runs in {seconds:.1f} s ({self.total / max(seconds, 1e-6):.0f} "
-              "cases/s)", file=self.out)
+        print(f"{self.label}{self.total} runs in {seconds:.1f} s "
+              f"({self.total / max(seconds, 1e-6):.0f} cases/s)", file=self.out)
 
 
 

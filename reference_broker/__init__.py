@@ -11,7 +11,17 @@ are the security files and methods; `config` holds every optional capability; `t
 the statements exercised.
 """
 
+from importlib import metadata
+
 from reference_broker.config import BrokerConfig, ConfigError, load_config
 from reference_broker.server import Broker, ThreadedBroker
 
-__all__ = ["Broker", "BrokerConfig", "ConfigError", "ThreadedBroker", "load_config"]
+__all__ = ["Broker", "BrokerConfig", "ConfigError", "ThreadedBroker", "load_config", "version"]
+
+
+def version() -> str:
+    """The reference broker's name and version, as reports show it."""
+    try:
+        return "mqtt-conformance-lab " + metadata.version("mqtt-conformance-lab")
+    except metadata.PackageNotFoundError:
+        return "mqtt-conformance-lab (run from a source tree)"

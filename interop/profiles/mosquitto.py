@@ -47,7 +47,8 @@ class Mosquitto:
         port, ws_port = free_port(), free_port()
         workdir.chmod(0o755)  # started as root, mosquitto reads its ACL as user mosquitto
         acl = workdir / "mosquitto.acl"
-        acl.write_text("topic readwrite mqttlab/#\n", encoding="utf-8")
+        acl.write_text("topic readwrite #\ntopic readwrite $mqttlab/#\n"
+                       f"topic deny {DENIED_TOPIC}\n", encoding="utf-8")
         conf = workdir / "mosquitto.conf"
         conf.write_text(
             "per_listener_settings false\nallow_anonymous true\npersistence false\n"

@@ -3,13 +3,15 @@ picks), with an ACL that refuses one topic so the authorisation cases run."""
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 
+import reference_broker
 from interop.brokers import RunningBroker
 
-DENIED_TOPIC = "denied/topic"
-ACL = "# every case's topics live under mqttlab/; the rest is refused\ntopic readwrite mqttlab/#\n"
+# Rules only grant, so the refused topic is a '$' name that '#' does not match (MQTT-4.7.2-1);
+# the cases' own '$' topics live under $mqttlab/.
+DENIED_TOPIC = "$denied/topic"
+ACL = "topic readwrite #\ntopic readwrite $mqttlab/#\n"
 
 
 class ReferenceBroker:
@@ -20,10 +22,7 @@ class ReferenceBroker:
         return None
 
     def version(self) -> str:
-        try:
-            return "mqtt-conformance-lab " + metadata.version("mqtt-conformance-lab")
-        except metadata.PackageNotFoundError:
-            return "mqtt-conformance-lab (not installed)"
+        return reference_broker.version()
 
     def start(self, workdir: Path) -> RunningBroker:
         from conformance.embedded import start_reference

@@ -13,7 +13,14 @@ from pathlib import Path
 from conformance.case import Outcome, Result
 from conformance.discover import discover
 from conformance.embedded import aimed_at, start_reference
-from conformance.runner import load_cases, plan, results_document, run_plan, summarise
+from conformance.runner import (
+    broker_record,
+    load_cases,
+    plan,
+    results_document,
+    run_plan,
+    summarise,
+)
 from conformance.target import Target
 from tests.conformance import mosquitto
 
@@ -34,7 +41,7 @@ def describe(results: list[Result]) -> str:
 def record(name: str, version: str, target: Target, results: list[Result],
            started: float) -> list[str]:
     """results/<name>.json and results/<name>-summary.txt (CI prints the summary)."""
-    document = results_document(target, results, started, {"broker": name, "version": version})
+    document = results_document(target, results, started, broker_record(name, version))
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(document, indent=1), encoding="utf-8")
