@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -87,7 +87,7 @@ class RunningBroker:
     port: int
     host: str = HOST
     levels: tuple[int, ...] = (3, 4, 5)  # what the profile says it offers (probed anyway)
-    capabilities: Capabilities = field(default_factory=Capabilities)  # for MQTT 3.x
+    capabilities: Capabilities | None = None  # for MQTT 3.x (None: the base target's)
     websocket_port: int | None = None
     websocket_path: str = "/mqtt"
     denied_topic: str | None = None  # a topic its ACL refuses, for the authorisation cases
@@ -96,12 +96,15 @@ class RunningBroker:
 
     def target(self, base: Target | None = None, levels: Sequence[int] | None = None
                ) -> Target:
-        """The suite's target for this broker (versions limited to `levels` when given)."""
+        """The suite's target for this broker (versions limited to `levels` when given); what
+        the broker does not say (capabilities, WebSocket listener, denied topic) is `base`'s."""
         wanted = tuple(lv for lv in self.levels if levels is None or lv in levels)
-        changes: dict[str, Any] = {
-            "host": self.host, "port": self.port, "levels": wanted,
-            "capabilities": self.capabilities, "websocket_port": self.websocket_port,
-            "websocket_path": self.websocket_path}
+        changes: dict[str, Any] = {"host": self.host, "port": self.port, "levels": wanted}
+        if self.capabilities is not None:
+            changes["capabilities"] = self.capabilities
+        if self.websocket_port is not None:
+            changes["websocket_port"] = self.websocket_port
+            changes["websocket_path"] = self.websocket_path
         if self.denied_topic:
             changes["denied_topic"] = self.denied_topic
         return replace(base or Target(), **changes)

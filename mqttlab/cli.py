@@ -78,9 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--server", action="store_true", help="only statements binding the server")
     st.set_defaults(run=_statements)
 
-    from mqttlab import run
+    from mqttlab import matrix, run
 
     run.add_parser(sub)
+    matrix.add_parsers(sub)
     return parser
 
 

@@ -1,8 +1,8 @@
 """The broker profiles, one module per broker: each defines `PROFILE`.
 
 Strategy: the registry imports every module of this package and keys its `PROFILE` by name,
-so adding a broker is adding one file.  A name of the form HOST:PORT is not a module but an
-already running broker (the `external` profile), aimed at as it is.
+so adding a broker is adding one file.  A name of the form HOST:PORT (or NAME=HOST:PORT) is
+not a module but an already running broker (the `external` profile), aimed at as it is.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def all_profiles() -> dict[str, Profile]:
 
 
 def profile_for(name: str) -> Profile:
-    """The profile called `name`, or an external broker for "HOST:PORT"."""
+    """The profile called `name`, or an external broker for "[NAME=]HOST:PORT"."""
     if ":" in name:
         from interop.profiles.external import ExternalBroker
 

@@ -1,6 +1,6 @@
-"""A broker already running at HOST:PORT on this machine: aimed at as it is, never started or
-stopped by us.  Its version is unknown to us (the report says "as found"); what it accepts is
-probed by the suite."""
+"""A broker already running at HOST:PORT on this machine (or NAME=HOST:PORT, to give it a
+stable name for its results and baseline files): aimed at as it is, never started or stopped
+by us.  Its version is unknown to us; what it accepts is probed by the suite."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from interop.brokers import BrokerUnavailable, RunningBroker
 class ExternalBroker:
     description = "a broker already running on this machine"
 
-    def __init__(self, address: str) -> None:
-        self.name = address
+    def __init__(self, spec: str) -> None:
+        name, _, address = spec.rpartition("=")
+        self.name = name or address
+        self.address = address
         self.host, self.port = parse_address(address)
         check_loopback(self.host)
         if not 0 < self.port < 65536:
@@ -24,7 +26,7 @@ class ExternalBroker:
         return None
 
     def version(self) -> str:
-        return f"broker at {self.name} (version not known)"
+        return f"broker at {self.address} (version not known)"
 
     def start(self, workdir: Path) -> RunningBroker:
         import socket
@@ -32,6 +34,6 @@ class ExternalBroker:
         try:
             socket.create_connection((self.host, self.port), timeout=3).close()
         except OSError as exc:
-            raise BrokerUnavailable(f"nothing answers at {self.name}: "
+            raise BrokerUnavailable(f"nothing answers at {self.address}: "
                                     f"{exc.strerror or exc}") from None
         return RunningBroker(self.name, self.version(), self.port, host=self.host)

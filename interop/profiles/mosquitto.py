@@ -53,8 +53,9 @@ class Mosquitto:
         conf.write_text(
             "per_listener_settings false\nallow_anonymous true\npersistence false\n"
             f"log_dest stderr\nacl_file {acl}\n"
-            f"listener {port} 127.0.0.1\n"
-            f"listener {ws_port} 127.0.0.1\nprotocol websockets\n", encoding="utf-8")
+            # the WebSocket listener first: once the TCP port answers, both are up
+            f"listener {ws_port} 127.0.0.1\nprotocol websockets\n"
+            f"listener {port} 127.0.0.1\n", encoding="utf-8")
         process = launch(self.name, [path, "-c", str(conf)], workdir, port)
         return RunningBroker(self.name, self.version(), port, websocket_port=ws_port,
                              denied_topic=DENIED_TOPIC, process=process)
