@@ -154,7 +154,7 @@ class TestClient:
                 packet = self.decoder.next_packet()
             except ProtocolViolation as exc:
                 self.log.add(self.name, EventKind.BROKER_VIOLATION, exc.detail,
-                             statements=exc.statements)
+                             self.decoder.unread(), statements=exc.statements)
                 raise BrokerViolation(exc) from None
             if packet is not None:
                 self.log.add(self.name, EventKind.RECEIVED, repr(packet), self.decoder.last_raw)

@@ -72,6 +72,11 @@ class Decoder:
         """Bytes received but not yet returned as packets."""
         return len(self._buf) - self._pos
 
+    def unread(self) -> bytes:
+        """The bytes received but not yet returned as packets (after a violation: the
+        offending packet onwards)."""
+        return bytes(self._buf[self._pos:])
+
     def __iter__(self) -> Iterator[Packet]:
         while (packet := self.next_packet()) is not None:
             yield packet

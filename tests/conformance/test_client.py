@@ -76,6 +76,7 @@ def test_malformed_bytes_from_the_broker_are_a_violation(
             client.recv()  # Session Present with a refusal code
     assert "MQTT-3.2.2-4" in info.value.violation.statements
     assert log.events[-2].kind is EventKind.BROKER_VIOLATION  # then our close
+    assert log.events[-2].hex == "20 02 01 05"  # the offending bytes, for the reader and pcap
 
 
 def test_silence_is_a_bounded_timeout(fake_broker: Callable[[Script], Target]) -> None:
