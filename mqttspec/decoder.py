@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from mqttspec.decoder_packets import PARSERS
 from mqttspec.errors import ProtocolViolation, ids
 from mqttspec.packets import Connect, Packet
-from mqttspec.primitives import Reader
+from mqttspec.primitives import Reader, vbi
 from mqttspec.reason_codes import MALFORMED_PACKET, PACKET_TOO_LARGE, PROTOCOL_ERROR
 from mqttspec.types import (
     DUP_ALLOWED_V31,
@@ -61,6 +61,7 @@ class Decoder:
         self._buf = bytearray()
         self._pos = 0
         self._error: ProtocolViolation | None = None
+        self._refused = b""  # a complete packet the parser refused (already consumed)
         self.keep_raw = keep_raw
         self.last_raw = b""  # with keep_raw: the bytes of the packet last returned
 
@@ -73,9 +74,9 @@ class Decoder:
         return len(self._buf) - self._pos
 
     def unread(self) -> bytes:
-        """The bytes received but not yet returned as packets (after a violation: the
-        offending packet onwards)."""
-        return bytes(self._buf[self._pos:])
+        """The bytes received but not yet returned as packets; after a violation, from the
+        start of the offending packet."""
+        return self._refused + bytes(self._buf[self._pos:])
 
     def __iter__(self) -> Iterator[Packet]:
         while (packet := self.next_packet()) is not None:
@@ -138,14 +139,19 @@ class Decoder:
         if self._pos >= _COMPACT_AT or self._pos == len(buf):
             self._compact()
         level = self.protocol_level
-        if ptype is PacketType.CONNECT:
-            packet = PARSERS[ptype](Reader(body, level or 4, "CONNECT"), first & 0x0F, self.peer)
-            assert isinstance(packet, Connect)
-            if self.protocol_level is None:
-                self.protocol_level = packet.protocol_level
-            return packet
-        assert level is not None
-        return PARSERS[ptype](Reader(body, level, ptype.name), first & 0x0F, self.peer)
+        try:
+            if ptype is PacketType.CONNECT:
+                packet = PARSERS[ptype](Reader(body, level or 4, "CONNECT"), first & 0x0F,
+                                        self.peer)
+                assert isinstance(packet, Connect)
+                if self.protocol_level is None:
+                    self.protocol_level = packet.protocol_level
+                return packet
+            assert level is not None
+            return PARSERS[ptype](Reader(body, level, ptype.name), first & 0x0F, self.peer)
+        except ProtocolViolation:
+            self._refused = bytes([first]) + vbi(length) + body
+            raise
 
     def _compact(self) -> None:
         if self._pos:
