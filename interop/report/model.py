@@ -11,6 +11,7 @@ they cite 3.1.1 statement IDs and sit beside 3.1.1 in the tables.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -62,11 +63,21 @@ def numeric_key(dotted: str) -> tuple[int, ...]:
 
 
 def malformation_class(case_id: str) -> str | None:
-    """'malformed.connect.reserved-flags-0001' -> 'reserved-flags'; None for other cases."""
+    """The malformed-input table's class of a row ('malformed.connect.reserved-flags-0001' ->
+    'reserved-flags'); for an ID the table no longer has, read from the ID; None for cases
+    outside the table."""
     parts = case_id.split(".")
     if parts[0] != "malformed" or len(parts) < 3:
         return None
-    return _MALFORMATION_SUFFIX.sub("", parts[2])
+    known = _table_classes().get(case_id)
+    return known if known is not None else _MALFORMATION_SUFFIX.sub("", parts[2])
+
+
+@functools.cache
+def _table_classes() -> dict[str, str]:
+    from conformance.malformed import ROWS
+
+    return {row.id: row.malformation.value for row in ROWS}
 
 
 def find_statement(catalogue: Catalogue, statement_id: str, version: str) -> Statement | None:
