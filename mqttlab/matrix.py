@@ -137,8 +137,8 @@ def run_matrix(args: argparse.Namespace) -> int:
     client_results: dict[str, tuple[str, str, str, list[dict[str, Any]]]] = {}
 
     def clients_step(broker: Any, target: Any, results: Any) -> None:
-        client_results[broker.name] = (broker.version, "ran", "",
-                                       run_clients(broker, target.levels))
+        client_results[broker.name] = (broker.version, "ran", "", run_clients(
+            broker, target.levels, capabilities=target.capabilities))
 
     steps = [] if args.no_clients else [clients_step]
     started = time.time()
