@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from conformance.client import ClientError, TestClient
+from conformance.client import BrokerViolation, ClientError, TestClient
 from conformance.target import (
     LEVEL_OF_VERSION,
     VERSION_OF_LEVEL,
@@ -21,7 +21,7 @@ from conformance.target import (
     Target,
     TargetError,
 )
-from conformance.wirelog import WireLog
+from conformance.wirelog import EventKind, WireLog
 from mqttspec import Connack, Properties
 
 
@@ -56,11 +56,20 @@ def discover(target: Target) -> Discovery:
 
 
 def probe(target: Target, level: int) -> Connack:
-    with TestClient(target, WireLog(), "probe", level) as c:
-        connack = c.connect(f"mqttlab-probe-{os.getpid():x}-{level}")
-        if connack.reason_code == 0:
-            c.disconnect()
-        return connack
+    log = WireLog()
+    try:
+        with TestClient(target, log, "probe", level) as c:
+            connack = c.connect(f"mqttlab-probe-{os.getpid():x}-{level}")
+            if connack.reason_code == 0:
+                c.disconnect()
+            return connack
+    except BrokerViolation:
+        # a broker without MQTT 5 may answer in the 3.1.1 form (MQTT 5.0 section 3.1.2.2)
+        refused = [e.hex for e in log.events if e.kind is EventKind.BROKER_VIOLATION]
+        if level == 5 and refused and refused[0].startswith("20 02 00 "):
+            raise ClientError(f"answered with an MQTT 3.1.1 CONNACK (return code "
+                              f"0x{refused[0].split()[3]}): no MQTT 5.0") from None
+        raise
 
 
 def capabilities_from(p: Properties, base: Capabilities) -> Capabilities:

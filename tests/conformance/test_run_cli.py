@@ -160,3 +160,11 @@ def test_a_case_is_bounded_as_a_whole() -> None:
         result = run_case(endless_case, Target(port=port, timeout=0.2, case_timeout=0.5), 4)
     assert result.outcome is Outcome.FAIL
     assert "time limit (0.5 s) ran out" in result.observed
+
+
+def test_discovery_reads_a_3_1_1_connack_to_mqtt_5_as_no_mqtt_5() -> None:
+    with fake_brokers.lenient_broker(refuse_levels=(5,)) as port:  # answers 20 02 00 01
+        found = discover(Target(port=port, timeout=1))
+    assert found.target.levels == (3, 4)
+    assert found.refused["5.0"].endswith(
+        "answered with an MQTT 3.1.1 CONNACK (return code 0x01): no MQTT 5.0")
