@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,8 @@ def _progress(args: argparse.Namespace, options: dict[str, Any], parallel: int) 
 
 
 def run_matrix(args: argparse.Namespace) -> int:
-    from interop.clients import clients_document, run_clients
+    from interop.clients import clients_document
+    from interop.clients.fresh import clients_on_fresh_broker
     from interop.matrix import run_matrix as run_all
     from interop.report import render_reports
 
@@ -134,24 +136,20 @@ def run_matrix(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"mqttlab matrix: {exc}", file=sys.stderr)
         return 2
-    client_results: dict[str, tuple[str, str, str, list[dict[str, Any]]]] = {}
-
-    def clients_step(broker: Any, target: Any, results: Any) -> None:
-        client_results[broker.name] = (broker.version, "ran", "", run_clients(
-            broker, target.levels, capabilities=target.capabilities))
-
-    steps = [] if args.no_clients else [clients_step]
     started = time.time()
     runs = run_all(profiles, Path(args.results), parallel=args.parallel,
-                   while_running=steps, progress=_progress(args, options, args.parallel),
+                   progress=_progress(args, options, args.parallel),
                    on_done=lambda run: print(_run_line(run), flush=True), **options)
-    for run in runs:
-        if run.name not in client_results and not args.no_clients:
-            broker = run.document["run"]["broker"]
-            client_results[run.name] = (broker["version"], broker["status"], broker["reason"],
-                                        [])
     if not args.no_clients:
-        document = clients_document(client_results, started)
+        per_broker = {}
+        for profile in profiles:  # each on a fresh instance, free of the suite's leftovers
+            run = clients_on_fresh_broker(profile, options["levels"], options["base"])
+            per_broker[profile.name] = run.entry()
+            counts = Counter(r["outcome"] for r in run.results)
+            print(f"{profile.name} clients: " + (", ".join(
+                f"{k} {v}" for k, v in sorted(counts.items())) or f"{run.status} {run.reason}"),
+                flush=True)
+        document = clients_document(per_broker, started)
         (Path(args.results) / "clients.json").write_text(json.dumps(document, indent=1),
                                                          encoding="utf-8")
     written = render_reports(Path(args.results), Path(args.reports), logs=args.logs)

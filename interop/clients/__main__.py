@@ -14,16 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from conformance.discover import discover
 from conformance.target import TargetError, parse_levels
-from interop.brokers import BrokerFailed, BrokerUnavailable
-from interop.clients.runner import ADAPTERS, UnknownName, clients_document, pick, run_clients
+from interop.clients.fresh import clients_on_fresh_broker
+from interop.clients.runner import ADAPTERS, UnknownName, clients_document, pick
 from interop.clients.scenarios import SCENARIOS
 from interop.profiles import UnknownBroker, profile_for
 
@@ -73,32 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if why := ADAPTERS[name].available():
             print(f"{name}: not available: {why}")
     started = time.time()
-    with tempfile.TemporaryDirectory(prefix="mqttlab-clients-") as workdir:
-        try:
-            broker = profile.start(Path(workdir))
-        except BrokerUnavailable as exc:
-            print(f"{PROG}: {exc}", file=sys.stderr)
-            return 2
-        except BrokerFailed as exc:
-            print(f"{PROG}: {exc}", file=sys.stderr)
-            return 1
-        try:
-            try:
-                found = discover(broker.target(levels=levels))
-            except TargetError as exc:
-                print(f"{PROG}: {exc}", file=sys.stderr)
-                return 1
-            for version, why in found.refused.items():
-                print(f"MQTT {version} not run: {why}")
-            wanted = [s for s in args.scenario or SCENARIOS  # versions not asked for: left out
-                      if levels is None or set(SCENARIOS[s].levels) & set(levels)]
-            results = run_clients(broker, found.target.levels, clients, wanted,
-                                  capabilities=found.target.capabilities,
+    wanted = [s for s in args.scenario or SCENARIOS  # versions not asked for: left out
+              if levels is None or set(SCENARIOS[s].levels) & set(levels)]
+    run = clients_on_fresh_broker(profile, levels, clients=clients, scenarios=wanted,
                                   timeout=args.timeout, jobs=args.jobs)
-        finally:
-            broker.stop()
-    document = clients_document({broker.name: (broker.version, "ran", "", results)}, started,
-                                clients)
+    if run.status != "ran":
+        print(f"{PROG}: {run.reason}", file=sys.stderr)
+        return 2 if run.status == "not available" else 1
+    for version, why in run.refused.items():
+        print(f"MQTT {version} not run: {why}")
+    results = run.results
+    document = clients_document({profile.name: run.entry()}, started, clients)
     Path(args.out).write_text(json.dumps(document, indent=1), encoding="utf-8")
     print(table(document))
     print(f"{len(results)} runs in {time.time() - started:.1f} s; results: {args.out}")

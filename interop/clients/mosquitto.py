@@ -89,6 +89,7 @@ class MosquittoSub(Subscriber):
                  ) -> None:
         super().__init__()
         self.spec = spec
+        self.log = log
         argv = ["stdbuf", "-oL", *_common(spec, "mosquitto_sub"), "-t", topic_filter,
                 "-q", str(qos), "-F", FORMAT, "-W", str(LIFETIME)]
         self.process = ClientProcess(argv, log, self.who, on_stdout=self._parse,
@@ -99,7 +100,10 @@ class MosquittoSub(Subscriber):
             line = bytes(buffer[:end])
             del buffer[: end + 1]
             if line.startswith(b"MSG\t"):
-                self.add(_parse_message(line, self.spec.level))
+                try:
+                    self.add(_parse_message(line, self.spec.level))
+                except ValueError:  # e.g. a topic holding a newline split the line
+                    self.log.add(self.who, f"unreadable message line: {line[:120]!r}")
             elif found := SUBSCRIBED.match(line):
                 self.set_ready(int(found.group(1)))
 
