@@ -78,10 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--server", action="store_true", help="only statements binding the server")
     st.set_defaults(run=_statements)
 
-    from mqttlab import matrix, run
+    from mqttlab import fuzz, matrix, run
 
     run.add_parser(sub)
     matrix.add_parsers(sub)
+    fuzz.add_parser(sub)
     return parser
 
 
