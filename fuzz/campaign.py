@@ -158,6 +158,48 @@ def minimised(finding: Finding, broker: RunningBroker, settings: Settings,
     return finding
 
 
+def crashes(profile: Profile, cases: Sequence[FuzzCase], timeout: float = 1.0) -> bool:
+    """Whether `cases`, sent in order to a fresh broker, make it die."""
+    with tempfile.TemporaryDirectory(prefix="mqttlab-crash-") as tmp:
+        Path(tmp).chmod(0o755)
+        broker = profile.start(Path(tmp))
+        try:
+            for case in cases:
+                replay_case(broker, case, timeout)
+                if broker.death() is not None:
+                    return True
+            time.sleep(0.2)  # a crash a moment after the last case still counts
+            return broker.death() is not None
+        finally:
+            broker.stop()
+
+
+def minimised_crash(finding: Finding, profile: Profile, max_runs: int = 60,
+                    seconds: float = 60.0) -> Finding:
+    """A crash finding reduced, by restarting the broker for each try, to the fewest of its
+    suspect cases (in order) that still kill it, then to the fewest bytes of each."""
+    from fuzz.findings import ddmin
+
+    suspects = [FuzzCase.from_json(s["case"]) for s in
+                reversed(finding.evidence.get("suspects", []))]
+    deadline = time.monotonic() + seconds
+    budget = [max_runs]
+
+    def kills(cases: list[FuzzCase]) -> bool:
+        return time.monotonic() < deadline and crashes(profile, cases)
+
+    if not suspects or not kills(suspects):
+        finding.evidence["minimised"] = False
+        return finding
+    kept = ddmin(suspects, kills, budget)
+    if len(kept) == 1:
+        kept = [minimise(kept[0], lambda c: kills([c]), budget[0])]
+    finding.case = kept[-1]
+    finding.evidence["reproducer"] = [c.to_json() for c in kept]
+    finding.evidence["minimised"] = True
+    return finding
+
+
 def run_campaign(profiles: Sequence[Profile], settings: Settings, findings_dir: Path,
                  progress: Progress | None = None) -> tuple[list[BrokerCampaign], list[Finding]]:
     """Every broker in turn, the divergence between them, every finding in `findings_dir`."""
@@ -166,8 +208,10 @@ def run_campaign(profiles: Sequence[Profile], settings: Settings, findings_dir: 
     for profile in profiles:
         with tempfile.TemporaryDirectory(prefix="mqttlab-fuzz-") as tmp:
             Path(tmp).chmod(0o755)  # brokers that drop privileges read their config here
-            runs.append(fuzz_broker(profile, Path(tmp), settings, keep=keep,
-                                    progress=progress))
+            run = fuzz_broker(profile, Path(tmp), settings, keep=keep, progress=progress)
+        run.findings = [minimised_crash(f, profile) if f.oracle == "crash" and
+                        settings.minimise_runs > 0 else f for f in run.findings]
+        runs.append(run)
     divergent: list[Finding] = []
     ran = [r for r in runs if r.status == "ran" and r.seen]
     if len(ran) > 1:

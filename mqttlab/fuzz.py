@@ -156,11 +156,12 @@ def run_replay(args: argparse.Namespace) -> int:
         print(f"mqttlab fuzz replay: {exc}", file=sys.stderr)
         return 2
     suspects = [finding.case] if finding.case is not None else []
-    if finding.oracle == "crash":  # the window, in order, then the suspects
+    if finding.oracle == "crash":  # the minimised reproducer, else every suspect in order
         from fuzz.case import FuzzCase
 
-        suspects = [FuzzCase.from_json(s["case"]) for s in
-                    reversed(finding.evidence.get("suspects", []))] or suspects
+        cases = finding.evidence.get("reproducer") or [
+            s["case"] for s in reversed(finding.evidence.get("suspects", []))]
+        suspects = [FuzzCase.from_json(c) for c in cases] or suspects
     if not suspects:
         print(f"mqttlab fuzz replay: a {finding.oracle} finding has no case to replay; "
               "re-run its campaign with the seed in its evidence", file=sys.stderr)
