@@ -24,7 +24,7 @@ from fuzz.case import Ending, Finding, FuzzCase, Observation
 from fuzz.engine import RunStats, probe, run_cases
 from fuzz.engine_parallel import run_parallel
 from fuzz.findings import FindingStore, minimise
-from fuzz.generators import generate
+from fuzz.generators import generate, make_case
 from fuzz.oracles import Oracles, divergence_findings, divergence_table, reaction
 from interop.brokers import BrokerFailed, BrokerUnavailable, Profile, RunningBroker
 
@@ -182,16 +182,21 @@ def minimised_crash(finding: Finding, profile: Profile, max_runs: int = 60,
 
     suspects = [FuzzCase.from_json(s["case"]) for s in
                 reversed(finding.evidence.get("suspects", []))]
+    # the cases that ended before it went away, re-made from their seeds (heap corruption
+    # may kill a broker cases after its cause)
+    window = [make_case(w["seed"], w["level"], w["generator"])
+              for w in finding.evidence.get("window", []) if w.get("generator")]
     deadline = time.monotonic() + seconds
     budget = [max_runs]
 
     def kills(cases: list[FuzzCase]) -> bool:
         return time.monotonic() < deadline and crashes(profile, cases)
 
-    if not suspects or not kills(suspects):
+    candidates = next((c for c in (suspects, window + suspects) if c and kills(c)), None)
+    if candidates is None:
         finding.evidence["minimised"] = False
         return finding
-    kept = ddmin(suspects, kills, budget)
+    kept = ddmin(candidates, kills, budget)
     if len(kept) == 1:
         kept = [minimise(kept[0], lambda c: kills([c]), budget[0])]
     finding.case = kept[-1]

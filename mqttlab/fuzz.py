@@ -4,8 +4,8 @@ Strategy: thin wrappers over fuzz/ (imported when a command runs).  `mqttlab fuz
 each chosen broker through its profile, runs a seeded, bounded campaign with a live progress
 line (cases/s, findings by oracle), stops the broker whatever happens, writes one file per
 finding and a summary; `replay FILE` re-sends a finding's bytes to a fresh broker and says
-whether it still reproduces (exit 1 if it does); `stateful` and `inprocess` run the other two
-modes; `classes` lists the generators.  User mistakes are one line on stderr and exit 2.
+whether it still reproduces (exit 1 if it does); `minimise FILE` reduces a crash finding's
+reproducer; `classes` lists the generators.  User mistakes are one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -47,6 +47,14 @@ def add_parser(sub: Any) -> None:
     replay.add_argument("--broker", metavar="NAME", help="default: the finding's broker")
     replay.add_argument("--rsmb", metavar="PATH")
     replay.set_defaults(run=run_replay)
+
+    shrink = modes.add_parser("minimise", help="reduce a crash finding's reproducer "
+                              "(restarting the broker per try) and rewrite its file")
+    shrink.add_argument("file", type=Path)
+    shrink.add_argument("--broker", metavar="NAME", help="default: the finding's broker")
+    shrink.add_argument("--rsmb", metavar="PATH")
+    shrink.add_argument("--seconds", type=float, default=120.0, help="time bound (default 120)")
+    shrink.set_defaults(run=run_minimise)
 
     classes = modes.add_parser("classes", help="list the case generators")
     classes.set_defaults(run=run_classes)
@@ -188,6 +196,33 @@ def run_replay(args: argparse.Namespace) -> int:
         reproduced = last.ending.name in finding.signature
     print("reproduced" if reproduced else "not reproduced")
     return 1 if reproduced else 0
+
+
+def run_minimise(args: argparse.Namespace) -> int:
+    import json
+
+    from fuzz.campaign import minimised_crash
+    from fuzz.findings import load_finding
+
+    try:
+        finding, record = load_finding(args.file)
+        [profile] = _profiles([args.broker or finding.broker], args.rsmb)
+        if finding.oracle != "crash":
+            raise UsageError(f"only crash findings are minimised here (this one: "
+                             f"{finding.oracle}; the campaign minimises reaction findings)")
+    except (ValueError, UsageError) as exc:
+        print(f"mqttlab fuzz minimise: {exc}", file=sys.stderr)
+        return 2
+    finding = minimised_crash(finding, profile, max_runs=200, seconds=args.seconds)
+    if not finding.evidence.get("minimised"):
+        print("the suspects no longer crash a fresh broker: file left as it was")
+        return 1
+    record["finding"], record["minimised"] = finding.to_json(), True
+    args.file.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    reproducer = finding.evidence["reproducer"]
+    print(f"{len(reproducer)} case(s) crash {profile.name}; the last: "
+          f"{' | '.join(bytes.fromhex(f).hex(' ') for f in reproducer[-1]['frames'])}")
+    return 0
 
 
 def run_classes(args: argparse.Namespace) -> int:
