@@ -142,9 +142,19 @@ def log_tail(path: Path, lines: int = 10) -> list[str]:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that the OS just handed out (for brokers that need a number)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports the OS just handed out (all held open until all are picked)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((HOST, 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def launch(name: str, command: Sequence[str], workdir: Path, port: int,

@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from interop.brokers import HOST, BrokerUnavailable, RunningBroker, free_port, launch
+from interop.brokers import HOST, BrokerUnavailable, RunningBroker, free_ports, launch
 
 DENIED_TOPIC = "data/classified"  # in amqtt's TopicTabooPlugin list, refused to non-admins
 INSTALL = "pip install amqtt==0.12.1"
@@ -53,7 +53,7 @@ class Amqtt:
     def start(self, workdir: Path) -> RunningBroker:
         if (missing := self.available()) is not None:
             raise BrokerUnavailable(missing)
-        port, ws_port = free_port(), free_port()
+        port, ws_port = free_ports(2)
         conf = workdir / "amqtt.yaml"
         conf.write_text(config(port, ws_port), encoding="utf-8")
         process = launch(self.name, [sys.executable, "-c", MAIN, "-c", str(conf)], workdir, port)

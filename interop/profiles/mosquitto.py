@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from interop.brokers import BrokerUnavailable, RunningBroker, free_port, launch
+from interop.brokers import BrokerUnavailable, RunningBroker, free_ports, launch
 
 DENIED_TOPIC = "denied/topic"
 INSTALL = "install it with: apt-get install -y mosquitto"
@@ -44,7 +44,7 @@ class Mosquitto:
         path = binary()
         if path is None:
             raise BrokerUnavailable(f"mosquitto is not installed: {INSTALL}")
-        port, ws_port = free_port(), free_port()
+        port, ws_port = free_ports(2)
         workdir.chmod(0o755)  # started as root, mosquitto reads its ACL as user mosquitto
         acl = workdir / "mosquitto.acl"
         acl.write_text("topic readwrite #\ntopic readwrite $mqttlab/#\n"
