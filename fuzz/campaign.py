@@ -24,7 +24,7 @@ from fuzz.case import Ending, Finding, FuzzCase, Observation
 from fuzz.engine import RunStats, probe, run_cases
 from fuzz.engine_parallel import run_parallel
 from fuzz.findings import FindingStore, minimise
-from fuzz.generators import generate, make_case
+from fuzz.generators import generate, judge, make_case
 from fuzz.oracles import Oracles, divergence_findings, divergence_table, reaction
 from interop.brokers import BrokerFailed, BrokerUnavailable, Profile, RunningBroker
 
@@ -147,6 +147,8 @@ def minimised(finding: Finding, broker: RunningBroker, settings: Settings,
     def still_fails(case: FuzzCase) -> bool:
         if time.monotonic() > deadline:
             return False  # out of time: no further reduction
+        if judge(case.level, case.frames, connect=case.connect).expect is not case.expect:
+            return False  # a reduction the spec judges differently is another finding
         found = reaction(case, replay_case(broker, case, settings.timeout))
         return found is not None and found.signature == finding.signature
 

@@ -170,7 +170,14 @@ class State:
                 self.doubt("PUBREL for a Packet Identifier the client never used")
         elif isinstance(p, pk.Puback | pk.Pubrec | pk.Pubcomp):
             self.doubt(f"{p.TYPE.name} for a PUBLISH the server may never have sent")
-        elif isinstance(p, pk.Subscribe) and level == 5:
+        elif isinstance(p, pk.Subscribe | pk.Unsubscribe):
+            filters = ([s.topic_filter for s in p.subscriptions]
+                       if isinstance(p, pk.Subscribe) else list(p.topic_filters))
+            if any(f.startswith("$") and not f.startswith("$share/") for f in filters):
+                # 4.7.2: '$' names may be the broker's own; refusing the filter is allowed,
+                # and before MQTT 3.1.1's SUBACK 0x80 a refusal can only be a close
+                self.doubt("a Topic Filter starting with '$' (4.7.2): the broker may refuse it")
+        if isinstance(p, pk.Subscribe) and level == 5:
             for sub in p.subscriptions:
                 flt = sub.topic_filter
                 self.needs.shared |= flt.startswith("$share/")
