@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fuzz.case import Ending, Finding, FuzzCase, Observation
-from fuzz.engine import RunStats, probe, run_cases
+from fuzz.engine import RunStats, probe, run_one
 from fuzz.engine_parallel import run_parallel
 from fuzz.findings import FindingStore, minimise
 from fuzz.generators import generate, judge, make_case
@@ -131,10 +131,7 @@ def fuzz_broker(profile: Profile, workdir: Path, settings: Settings, *, keep: bo
 
 def replay_case(broker: RunningBroker, case: FuzzCase, timeout: float = 1.0) -> Observation:
     """`case` alone against a running broker."""
-    found: list[Observation] = []
-    run_cases(broker.host, broker.port, [case], concurrency=1, timeout=timeout,
-              on_result=lambda _c, obs: found.append(obs), stop_after_refused=None)
-    return found[0] if found else Observation(Ending.HANG, detail="the case did not finish")
+    return run_one(broker.host, broker.port, case, timeout=timeout)
 
 
 def minimised(finding: Finding, broker: RunningBroker, settings: Settings,

@@ -541,10 +541,15 @@ def run_cases(host: str, port: int, cases: Iterable[FuzzCase], *, concurrency: i
     return engine.run(cases, limit=limit, seconds=seconds, tick=tick)
 
 
-def probe(host: str, port: int, *, level: int = 4, timeout: float = 1.0) -> Observation:
-    """A fresh connection: CONNECT, CONNACK, PINGREQ, PINGRESP (BARRIER when all is well)."""
+def run_one(host: str, port: int, case: FuzzCase, *, timeout: float = 1.0) -> Observation:
+    """`case` alone on a fresh connection (HANG if it did not finish within its bounds)."""
     found: list[Observation] = []
-    case = FuzzCase(seed=0, level=level, frames=(), generator="probe", expect=Expect.ALIVE)
     run_cases(host, port, [case], concurrency=1, timeout=timeout,
               on_result=lambda _case, obs: found.append(obs), stop_after_refused=None)
-    return found[0] if found else Observation(Ending.HANG, detail="probe did not finish")
+    return found[0] if found else Observation(Ending.HANG, detail="the case did not finish")
+
+
+def probe(host: str, port: int, *, level: int = 4, timeout: float = 1.0) -> Observation:
+    """A fresh connection: CONNECT, CONNACK, PINGREQ, PINGRESP (BARRIER when all is well)."""
+    case = FuzzCase(seed=0, level=level, frames=(), generator="probe", expect=Expect.ALIVE)
+    return run_one(host, port, case, timeout=timeout)
