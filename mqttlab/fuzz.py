@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mqttlab.matrix import UsageError
+
 FINDINGS_DIR = "results/fuzz"
 
 
@@ -60,26 +62,11 @@ def add_parser(sub: Any) -> None:
     classes.set_defaults(run=run_classes)
 
 
-class UsageError(Exception):
-    pass
-
-
 def _profiles(names: list[str], rsmb: str | None) -> list[Any]:
-    import os
+    """Every broker named must be able to run here."""
+    from mqttlab.matrix import profiles_for
 
-    from conformance.target import TargetError
-    from interop.profiles import UnknownBroker, profile_for
-
-    if rsmb:
-        os.environ["MQTTLAB_RSMB"] = rsmb
-    try:
-        profiles = [profile_for(n) for n in names]
-    except (UnknownBroker, TargetError) as exc:
-        raise UsageError(str(exc)) from None
-    for p in profiles:
-        if why := p.available():
-            raise UsageError(why)
-    return profiles
+    return profiles_for(names, rsmb, names)
 
 
 def run_fuzz(args: argparse.Namespace) -> int:

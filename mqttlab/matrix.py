@@ -82,26 +82,38 @@ class UsageError(Exception):
     """One line for the user; exit 2."""
 
 
-def _setup(args: argparse.Namespace, default: tuple[str, ...]) -> tuple[list[Any], dict[str, Any]]:
-    """(profiles, options for interop.matrix.run_broker) from the command line."""
-    from conformance.runner import load_cases, plan
-    from conformance.target import Target, TargetError, load_profile, parse_levels
+def profiles_for(names: list[str], rsmb: str | None, required: list[str]) -> list[Any]:
+    """The profiles of broker `names` (RSMB's binary from `rsmb` when given); UsageError for
+    an unknown name, or for a broker in `required` that cannot run here."""
+    from conformance.target import TargetError
     from interop.profiles import UnknownBroker, profile_for
 
-    if args.rsmb:
-        os.environ["MQTTLAB_RSMB"] = args.rsmb
+    if rsmb:
+        os.environ["MQTTLAB_RSMB"] = rsmb
     try:
-        profiles = [profile_for(name) for name in (args.broker or default)]
-        levels = parse_levels(args.versions) if args.versions else (3, 4, 5)
-        base = load_profile(args.profile) if args.profile else Target()
-        if args.timeout:
-            base = replace(base, timeout=args.timeout)
+        profiles = [profile_for(name) for name in names]
     except (UnknownBroker, TargetError) as exc:
         raise UsageError(str(exc)) from None
     for profile in profiles:
         why = profile.available()
-        if why is not None and profile.name in args.broker:
+        if why is not None and profile.name in required:
             raise UsageError(why)
+    return profiles
+
+
+def _setup(args: argparse.Namespace, default: tuple[str, ...]) -> tuple[list[Any], dict[str, Any]]:
+    """(profiles, options for interop.matrix.run_broker) from the command line."""
+    from conformance.runner import load_cases, plan
+    from conformance.target import Target, TargetError, load_profile, parse_levels
+
+    profiles = profiles_for(args.broker or list(default), args.rsmb, args.broker)
+    try:
+        levels = parse_levels(args.versions) if args.versions else (3, 4, 5)
+        base = load_profile(args.profile) if args.profile else Target()
+        if args.timeout:
+            base = replace(base, timeout=args.timeout)
+    except TargetError as exc:
+        raise UsageError(str(exc)) from None
     if not plan(load_cases().values(), levels, args.cases):
         raise UsageError(f"no case matches {args.cases}")
     return profiles, {"levels": levels, "patterns": args.cases, "jobs": args.jobs,
