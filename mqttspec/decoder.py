@@ -32,6 +32,8 @@ from mqttspec.types import (
 
 _COMPACT_AT = 1 << 16
 _TYPES: tuple[PacketType, ...] = tuple(PacketType)  # code - 1 -> type, without an enum call
+_NAMES = {ptype: ptype.name for ptype in PacketType}  # without the enum's property
+_CONNECT = PacketType.CONNECT
 _FLAG_IDS_V5 = {
     PacketType.PUBREL: "MQTT-3.6.1-1", PacketType.SUBSCRIBE: "MQTT-3.8.1-1",
     PacketType.UNSUBSCRIBE: "MQTT-3.10.1-1", PacketType.DISCONNECT: "MQTT-3.14.1-1",
@@ -62,6 +64,8 @@ class Decoder:
         self._pos = 0
         self._error: ProtocolViolation | None = None
         self._refused = b""  # a complete packet the parser refused (already consumed)
+        # first bytes already accepted at the known protocol level -> their packet type
+        self._first_bytes: dict[int, PacketType] = {}
         self.keep_raw = keep_raw
         self.last_raw = b""  # with keep_raw: the bytes of the packet last returned
 
@@ -100,7 +104,11 @@ class Decoder:
             self._compact()
             return None
         first = buf[pos]
-        ptype = self._check_first_byte(first)
+        ptype = self._first_bytes.get(first)
+        if ptype is None:
+            ptype = self._check_first_byte(first)
+            if self.protocol_level is not None:  # the verdict is then fixed: keep it
+                self._first_bytes[first] = ptype
         # Remaining Length: 1 to 4 bytes, 7 bits each.
         length = 0
         shift = 0
@@ -140,7 +148,7 @@ class Decoder:
             self._compact()
         level = self.protocol_level
         try:
-            if ptype is PacketType.CONNECT:
+            if ptype is _CONNECT:
                 packet = PARSERS[ptype](Reader(body, level or 4, "CONNECT"), first & 0x0F,
                                         self.peer)
                 assert isinstance(packet, Connect)
@@ -148,7 +156,7 @@ class Decoder:
                     self.protocol_level = packet.protocol_level
                 return packet
             assert level is not None
-            return PARSERS[ptype](Reader(body, level, ptype.name), first & 0x0F, self.peer)
+            return PARSERS[ptype](Reader(body, level, _NAMES[ptype]), first & 0x0F, self.peer)
         except ProtocolViolation:
             self._refused = bytes([first]) + vbi(length) + body
             raise

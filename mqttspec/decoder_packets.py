@@ -31,7 +31,7 @@ from mqttspec.packets import (
     Unsubscribe,
     Will,
 )
-from mqttspec.primitives import Reader
+from mqttspec.primitives import Reader, check_utf8
 from mqttspec.properties import NO_PROPERTIES, WILL, Properties, read_properties
 from mqttspec.topics import check_topic_filter, check_topic_name, is_shared
 from mqttspec.types import PROTOCOL_NAMES, PacketType
@@ -171,9 +171,20 @@ def connack(r: Reader, flags: int, peer: str | None) -> Connack:
                    protocol_level=r.level)
 
 
+# Topic Names repeat from packet to packet: each distinct valid one is checked once per
+# protocol level, then found here.  Bounded: emptied when full.
+_CHECKED_TOPICS: dict[int, dict[bytes, str]] = {3: {}, 4: {}, 5: {}}
+_CHECKED_TOPICS_MAX = 4096
+
+
 def publish(r: Reader, flags: int, peer: str | None) -> Publish:
     qos = (flags >> 1) & 0x03
-    topic = r.string("Topic Name")
+    raw_topic = r.binary("Topic Name")
+    checked = _CHECKED_TOPICS[r.level]
+    topic = checked.get(raw_topic)
+    known = topic is not None
+    if topic is None:
+        topic = check_utf8(raw_topic, r.level, f"{r.what} Topic Name")
     packet_id = None
     if qos:
         packet_id = _packet_id(r, "MQTT-2.3.1-1", _sender_ids(peer, "MQTT-2.2.1-3",
@@ -181,8 +192,11 @@ def publish(r: Reader, flags: int, peer: str | None) -> Publish:
     properties = _props(r, PacketType.PUBLISH)
     if properties.subscription_identifiers and peer == "client":
         raise _fail(r, "Subscription Identifier sent by a client", "", "MQTT-3.3.4-6", P)
-    if not (topic == "" and properties.topic_alias is not None and r.level == 5):
+    if not known and not (topic == "" and properties.topic_alias is not None and r.level == 5):
         check_topic_name(topic, r.level)
+        if len(checked) >= _CHECKED_TOPICS_MAX:
+            checked.clear()
+        checked[raw_topic] = topic
     return Publish(topic=topic, payload=r.rest(), qos=qos, retain=bool(flags & 0x01),
                    dup=bool(flags & 0x08), packet_id=packet_id, properties=properties,
                    protocol_level=r.level)

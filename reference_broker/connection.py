@@ -122,6 +122,8 @@ class Connection:
         assert session is not None
         if isinstance(packet, Publish):
             flows.publish_in(self, session, packet, now)
+        elif type(packet) in flows.DISPATCHED:  # PUBACK .. PUBCOMP, SUBSCRIBE, UNSUBSCRIBE
+            flows.dispatch(self, session, packet, now)
         elif isinstance(packet, Pingreq):
             self.hit("MQTT-3.12.4-1", "MQTT-3.12.4-1")
             self.send(Pingresp(protocol_level=self.level))
@@ -133,8 +135,6 @@ class Connection:
             self.protocol_error(rc.PROTOCOL_ERROR, "second CONNECT", now)
         elif isinstance(packet, Auth):
             auth.auth_in(self, packet, now)  # re-authentication (MQTT 5 section 4.12.1)
-        else:
-            flows.dispatch(self, session, packet, now)
 
     def violation(self, exc: ProtocolViolation, now: float) -> None:
         """The Decoder refused the client's bytes."""
@@ -352,7 +352,8 @@ class Connection:
         return data is not None and self._queue(data)
 
     def send_encoded(self, data: bytes) -> bool:
-        """Queue a PUBLISH encoded beforehand (outgoing.publish_wire); False as for `send`."""
+        """Queue a packet encoded beforehand (a PUBLISH from outgoing.publish_wire, a 3.x
+        PUBACK); False as for `send`."""
         if self.state == "closed" or (self.level == 5 and not outgoing.fits(self, data)):
             return False
         return self._queue(data)
@@ -369,5 +370,7 @@ class Connection:
 
     def pump(self, now: float) -> None:
         """Send what the session has waiting, as far as the client's quota allows."""
-        if self.state == "open" and self.session is not None:
-            delivery.pump(self, self.session, now)
+        session = self.session
+        if self.state == "open" and session is not None and (session.queue
+                                                             or self.resend_pending):
+            delivery.pump(self, session, now)

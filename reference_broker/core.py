@@ -25,7 +25,7 @@ from reference_broker.model import Delivery, Message
 from reference_broker.retained import RetainedStore
 from reference_broker.session import Session
 from reference_broker.subscriptions import SubscriptionIndex
-from reference_broker.trace import Trace
+from reference_broker.trace import Trace, group
 
 if TYPE_CHECKING:
     from reference_broker.connection import Connection
@@ -188,12 +188,13 @@ class Core:
             elif message.qos == 0:
                 hit(level, "MQTT-3.3.1-7", "")
             self.retained.store(message)
+            hit(level, "MQTT-4.7.3-4", "MQTT-4.7.3-4")  # matched as received, unnormalised
         else:
-            hit(level, "MQTT-3.3.1-12", "MQTT-3.3.1-8")
-        hit(level, "MQTT-4.7.3-4", "MQTT-4.7.3-4")  # matched as received, unnormalised
+            self.trace.hit_group(level, _NOT_RETAINED)
         matched = self.index.match(message, self.sessions)
+        sessions = self.sessions
         for client_id, delivery in matched:
-            session = self.sessions[client_id]
+            session = sessions[client_id]
             hit(session.level, "MQTT-4.5.0-1", "MQTT-4.5.0-1")
             self.deliver(session, delivery, now)
         return len(matched)
@@ -206,6 +207,10 @@ class Core:
             self.trace.hit(session.level, "MQTT-3.1.2-5", "MQTT-3.1.2-23")
         if session.enqueue(delivery, self.config.max_queued) and session.connection:
             session.connection.pump(now)
+
+
+# a message published without RETAIN: not stored, and matched as received, unnormalised
+_NOT_RETAINED = group(("MQTT-3.3.1-12", "MQTT-3.3.1-8"), ("MQTT-4.7.3-4", "MQTT-4.7.3-4"))
 
 
 def will_message(will: Will, client_id: str, config: BrokerConfig, now: float) -> Message:

@@ -21,6 +21,7 @@ from mqttspec import NO_PROPERTIES, Properties, Publish, Pubrel
 from reference_broker import outgoing
 from reference_broker.model import Delivery
 from reference_broker.session import Inflight, Session
+from reference_broker.trace import group
 
 if TYPE_CHECKING:
     from reference_broker.connection import Connection
@@ -45,6 +46,8 @@ _BY_QOS = {
     2: (("MQTT-2.3.1-4", "MQTT-2.2.1-4"), ("MQTT-4.3.3-1", "MQTT-4.3.3-1"),
         ("", "MQTT-4.3.3-2")),
 }
+# no more QoS 1/2 PUBLISH while the client's Receive Maximum is reached
+_QUOTA_REACHED = group(("", "MQTT-3.3.4-9"), ("", "MQTT-4.9.0-2"))
 _BUILT = {(v5, qos): tuple(pair[int(v5)] for pair in _EVERY_PUBLISH + rules if pair[int(v5)])
           for v5 in (False, True) for qos, rules in _BY_QOS.items()}
 
@@ -65,8 +68,7 @@ def pump(conn: Connection, session: Session, now: float) -> None:
         pid = None
         if delivery.qos:
             if conn.outstanding >= conn.receive_maximum:
-                conn.hit("", "MQTT-3.3.4-9")
-                conn.hit("", "MQTT-4.9.0-2")
+                conn.trace.hit_group(conn.level, _QUOTA_REACHED)
                 return
             pid = session.next_packet_id()
             if pid is None:

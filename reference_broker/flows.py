@@ -38,6 +38,7 @@ from mqttspec import reason_codes as rc
 from reference_broker import subscribing
 from reference_broker.model import Message
 from reference_broker.session import Inflight, Session
+from reference_broker.trace import group
 
 if TYPE_CHECKING:
     from reference_broker.connection import Connection
@@ -80,12 +81,13 @@ def publish_in(conn: Connection, session: Session, p: Publish, now: float) -> No
             conn.protocol_error(rc.RECEIVE_MAXIMUM_EXCEEDED,
                                 f"more than {config.receive_maximum} QoS 2 unreleased", now)
             return
-    hit("MQTT-3.3.4-1", "MQTT-3.3.4-1")
     if p.qos == 2 and pid in session.incoming_qos2:
+        hit("MQTT-3.3.4-1", "MQTT-3.3.4-1")
         hit("MQTT-4.3.3-2", "MQTT-4.3.3-10")  # acknowledged again, not delivered again
         conn.send(Pubrec(packet_id=pid, protocol_level=level))
         return
     if conn.acl is not None and not conn.acl.may_write(topic):
+        hit("MQTT-3.3.4-1", "MQTT-3.3.4-1")
         _publish_refused(conn, session, p, topic)
         return
     if props.topic_alias is not None or props.subscription_identifiers:
@@ -96,16 +98,27 @@ def publish_in(conn: Connection, session: Session, p: Publish, now: float) -> No
                       conn.client_id, now)
     matched = conn.core.publish(message, now, level)
     code = rc.NO_MATCHING_SUBSCRIBERS if level == 5 and not matched else rc.SUCCESS
+    conn.trace.hit_group(level, _ANSWERED[p.qos])
     if p.qos == 1 and pid is not None:
-        hit("MQTT-4.3.2-2", "MQTT-4.3.2-4")
-        hit("", "MQTT-4.3.2-5")  # every QoS 1 PUBLISH is a new message, DUP or not
-        hit("MQTT-2.3.1-6", "MQTT-2.2.1-5")
-        conn.send(Puback(packet_id=pid, reason_code=code, protocol_level=level))
+        if level < 5:  # nothing can be added or left out: the packet is fixed (3.4)
+            conn.send_encoded(_PUBACK_V3 + pid.to_bytes(2, "big"))
+        else:
+            conn.send(Puback(packet_id=pid, reason_code=code, protocol_level=level))
     elif p.qos == 2 and pid is not None:
         session.incoming_qos2[pid] = message.expires_at
-        hit("MQTT-4.3.3-2", "MQTT-4.3.3-8")
-        hit("MQTT-2.3.1-6", "MQTT-2.2.1-5")
         conn.send(Pubrec(packet_id=pid, reason_code=code, protocol_level=level))
+
+
+# The rules every accepted PUBLISH of a QoS is answered by (Table 3.4 of 3.3.4), by QoS.
+_ANSWERED = {
+    0: group(("MQTT-3.3.4-1", "MQTT-3.3.4-1")),
+    1: group(("MQTT-3.3.4-1", "MQTT-3.3.4-1"), ("MQTT-4.3.2-2", "MQTT-4.3.2-4"),
+             ("", "MQTT-4.3.2-5"),  # every QoS 1 PUBLISH is a new message, DUP or not
+             ("MQTT-2.3.1-6", "MQTT-2.2.1-5")),  # the PUBACK carries its Packet Identifier
+    2: group(("MQTT-3.3.4-1", "MQTT-3.3.4-1"), ("MQTT-4.3.3-2", "MQTT-4.3.3-8"),
+             ("MQTT-2.3.1-6", "MQTT-2.2.1-5")),
+}
+_PUBACK_V3 = bytes((0x40, 2))  # PUBACK's fixed header; then the Packet Identifier
 
 
 def _publish_refused(conn: Connection, session: Session, p: Publish, topic: str) -> None:
@@ -127,6 +140,10 @@ def _publish_refused(conn: Connection, session: Session, p: Publish, topic: str)
         conn.hit("", "MQTT-4.3.3-9")  # the Packet Identifier is not kept: next one is new
     conn.send(ack(packet_id=pid, reason_code=rc.NOT_AUTHORIZED, properties=props,
                   protocol_level=5))
+
+
+# the packet types `dispatch` handles
+DISPATCHED = frozenset((Puback, Pubrec, Pubrel, Pubcomp, Subscribe, Unsubscribe))
 
 
 def dispatch(conn: Connection, session: Session, packet: Packet, now: float) -> None:

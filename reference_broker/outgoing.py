@@ -48,7 +48,8 @@ from mqttspec import (
     encode,
 )
 from mqttspec import reason_codes as rc
-from mqttspec.properties import Properties
+from mqttspec.primitives import vbi
+from mqttspec.properties import Properties, encode_properties
 from reference_broker.model import Message
 
 if TYPE_CHECKING:
@@ -118,21 +119,24 @@ def publish_wire(m: Message, qos: int, retain: bool, props: Properties, level: i
     own = props is (m.properties if level == 5 else NO_PROPERTIES)
     parts = m.encoded.get((level, qos, retain)) if own else None
     if parts is None:
-        data = wire(Publish(topic=m.topic, payload=m.payload, qos=qos, retain=retain,
-                            packet_id=1 if qos else None, properties=props,
-                            protocol_level=level))
-        if qos:  # the two bytes after the Topic Name are the Packet Identifier
-            at = 2
-            while data[at - 1] & 0x80:  # the Remaining Length goes on
-                at += 1
-            at += 2 + int.from_bytes(data[at:at + 2], "big")
-            parts = data[:at], data[at + 2:]
-        else:
-            parts = data, b""
+        parts = _publish_parts(m, qos, retain, props, level)
         if own:
             m.encoded[(level, qos, retain)] = parts
     head, tail = parts
     return head if pid is None else head + pid.to_bytes(2, "big") + tail
+
+
+def _publish_parts(m: Message, qos: int, retain: bool, props: Properties, level: int
+                   ) -> tuple[bytes, bytes]:
+    """The PUBLISH as the bytes before and after its Packet Identifier (spec section 3.3:
+    fixed header, Topic Name, Packet Identifier when QoS > 0, properties in MQTT 5, payload);
+    at QoS 0 the whole packet and b"".  Built from values checked on receipt."""
+    topic = m.topic.encode("utf-8")
+    tail = (encode_properties(props) if level == 5 else b"") + m.payload
+    length = 2 + len(topic) + (2 if qos else 0) + len(tail)
+    head = (bytes((0x30 | qos << 1 | retain,)) + vbi(length) + len(topic).to_bytes(2, "big")
+            + topic)
+    return (head, tail) if qos else (head + tail, b"")
 
 
 def _reason_codes(packet: Diagnostic) -> tuple[int, ...]:

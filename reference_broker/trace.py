@@ -20,6 +20,16 @@ V311 = "3.1.1"
 V5 = "5.0"
 
 
+# the IDs of several rules applied together: (under 3.x, under 5.0)
+Group = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def group(*pairs: tuple[str, str]) -> Group:
+    """Rules always applied together, each a (3.1.1 ID, 5.0 ID) pair ("" where the version
+    has no such statement), as one key per version: recording them costs one increment."""
+    return tuple(v3 for v3, _ in pairs if v3), tuple(v5 for _, v5 in pairs if v5)
+
+
 def version_of(level: int) -> str:
     return V5 if level == 5 else V311
 
@@ -41,6 +51,10 @@ class Trace:
                 self._v5[v5] += 1
         elif v3:
             self._v311[v3] += 1
+
+    def hit_group(self, level: int, group: Group) -> None:
+        """Record a group of rules always applied together (made by `group`)."""
+        (self._v5 if level == 5 else self._v311)[group[level == 5]] += 1
 
     def hit_ids(self, level: int, statements: tuple[str, ...]) -> None:
         """Record IDs already chosen for the level (e.g. a `ProtocolViolation`'s)."""
