@@ -83,8 +83,14 @@ class Decoder:
         return self._refused + bytes(self._buf[self._pos:])
 
     def __iter__(self) -> Iterator[Packet]:
-        while (packet := self.next_packet()) is not None:
-            yield packet
+        if self._error is not None:
+            raise self._error
+        try:
+            while (packet := self._next()) is not None:
+                yield packet
+        except ProtocolViolation as exc:
+            self._failed(exc)
+            raise
 
     def next_packet(self) -> Packet | None:
         if self._error is not None:
@@ -92,15 +98,18 @@ class Decoder:
         try:
             return self._next()
         except ProtocolViolation as exc:
-            if exc.protocol_level is None:
-                exc.protocol_level = self.protocol_level
-            self._error = exc
+            self._failed(exc)
             raise
+
+    def _failed(self, exc: ProtocolViolation) -> None:
+        if exc.protocol_level is None:
+            exc.protocol_level = self.protocol_level
+        self._error = exc
 
     def _next(self) -> Packet | None:
         buf, pos = self._buf, self._pos
-        avail = len(buf) - pos
-        if avail == 0:
+        end = len(buf)
+        if pos == end:
             self._compact()
             return None
         first = buf[pos]
@@ -109,7 +118,52 @@ class Decoder:
             ptype = self._check_first_byte(first)
             if self.protocol_level is not None:  # the verdict is then fixed: keep it
                 self._first_bytes[first] = ptype
-        # Remaining Length: 1 to 4 bytes, 7 bits each.
+        i = pos + 1
+        if i < end and buf[i] < 0x80:  # a one-byte Remaining Length: most packets
+            length = buf[i]
+            i += 1
+        else:
+            found = self._remaining_length(buf, pos)
+            if found is None:
+                return None
+            length, i = found
+        total = i - pos + length
+        if self.max_packet_size is not None and total > self.max_packet_size:
+            exc = ProtocolViolation(
+                f"packet of {total} bytes exceeds the maximum packet size "
+                f"{self.max_packet_size}",
+                self._size_ids(), PACKET_TOO_LARGE,
+                "3.2.2.3.6" if self.protocol_level == 5 else "")
+            if ptype is PacketType.CONNECT:
+                exc.protocol_level = _declared_level(bytes(buf[i : i + 0x10003]))
+            raise exc
+        after = i + length
+        if after > end:
+            return None
+        body = bytes(buf[i:after])
+        if self.keep_raw:
+            self.last_raw = bytes(buf[pos:after])
+        self._pos = after
+        if after >= _COMPACT_AT or after == end:
+            self._compact()
+        level = self.protocol_level
+        try:
+            if ptype is _CONNECT:
+                packet = PARSERS[ptype](Reader(body, level or 4, "CONNECT"), first & 0x0F,
+                                        self.peer)
+                assert isinstance(packet, Connect)
+                if self.protocol_level is None:
+                    self.protocol_level = packet.protocol_level
+                return packet
+            assert level is not None
+            return PARSERS[ptype](Reader(body, level, _NAMES[ptype]), first & 0x0F, self.peer)
+        except ProtocolViolation:
+            self._refused = bytes([first]) + vbi(length) + body
+            raise
+
+    def _remaining_length(self, buf: bytearray, pos: int) -> tuple[int, int] | None:
+        """The Remaining Length after the first byte at `pos`: 1 to 4 bytes, 7 bits each,
+        and where the packet's body starts; None while it is incomplete."""
         length = 0
         shift = 0
         i = pos + 1
@@ -128,38 +182,7 @@ class Decoder:
         if i - pos > 2 and byte == 0:
             raise self._violation("Remaining Length not in its minimum number of bytes",
                                   "MQTT-4.8.0-1", "MQTT-1.5.5-1", section=self._rl_section())
-        total = i - pos + length
-        if self.max_packet_size is not None and total > self.max_packet_size:
-            exc = ProtocolViolation(
-                f"packet of {total} bytes exceeds the maximum packet size "
-                f"{self.max_packet_size}",
-                self._size_ids(), PACKET_TOO_LARGE,
-                "3.2.2.3.6" if self.protocol_level == 5 else "")
-            if ptype is PacketType.CONNECT:
-                exc.protocol_level = _declared_level(bytes(buf[i : i + 0x10003]))
-            raise exc
-        if len(buf) - i < length:
-            return None
-        body = bytes(buf[i : i + length])
-        if self.keep_raw:
-            self.last_raw = bytes(buf[pos : i + length])
-        self._pos = i + length
-        if self._pos >= _COMPACT_AT or self._pos == len(buf):
-            self._compact()
-        level = self.protocol_level
-        try:
-            if ptype is _CONNECT:
-                packet = PARSERS[ptype](Reader(body, level or 4, "CONNECT"), first & 0x0F,
-                                        self.peer)
-                assert isinstance(packet, Connect)
-                if self.protocol_level is None:
-                    self.protocol_level = packet.protocol_level
-                return packet
-            assert level is not None
-            return PARSERS[ptype](Reader(body, level, _NAMES[ptype]), first & 0x0F, self.peer)
-        except ProtocolViolation:
-            self._refused = bytes([first]) + vbi(length) + body
-            raise
+        return length, i
 
     def _compact(self) -> None:
         if self._pos:

@@ -8,11 +8,36 @@ options) simply keep their defaults under 3.x; the encoder refuses them when set
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar, TypeVar
 
 from mqttspec.properties import NO_PROPERTIES, Properties
 from mqttspec.types import PacketType
+
+C = TypeVar("C", bound=type)
+
+
+def _quick_init(cls: C) -> C:
+    """Give a frozen, slotted dataclass an `__init__` that fills each slot through the slot's
+    own descriptor: the generated one goes through `object.__setattr__`, twice as slow, and
+    PUBLISH and its acknowledgements are made once per message.  Same keyword-only signature
+    and defaults; the instance is as frozen afterwards."""
+    names: dict[str, Any] = {}
+    params, lines = [], []
+    for f in fields(cls):
+        names[f"set_{f.name}"] = getattr(cls, f.name).__set__
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            names[f"default_{f.name}"] = f.default
+            params.append(f"{f.name}=default_{f.name}")
+        lines.append(f"    set_{f.name}(self, {f.name})")
+    source = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(lines) + "\n"
+    exec(source, names)  # noqa: S102  (built only from the class's own field names)
+    init = names["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +71,7 @@ class Connack:
     protocol_level: int = 4
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Publish:
     TYPE = PacketType.PUBLISH
@@ -70,22 +96,26 @@ class _Ack:
     protocol_level: int = 4
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Puback(_Ack):
     TYPE = PacketType.PUBACK
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pubrec(_Ack):
     TYPE = PacketType.PUBREC
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pubrel(_Ack):
     TYPE = PacketType.PUBREL
     dup: bool = False  # MQTT 3.1 only: a re-sent PUBREL may carry DUP
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pubcomp(_Ack):
     TYPE = PacketType.PUBCOMP

@@ -48,8 +48,7 @@ _BY_QOS = {
 }
 # no more QoS 1/2 PUBLISH while the client's Receive Maximum is reached
 _QUOTA_REACHED = group(("", "MQTT-3.3.4-9"), ("", "MQTT-4.9.0-2"))
-_BUILT = {(v5, qos): tuple(pair[int(v5)] for pair in _EVERY_PUBLISH + rules if pair[int(v5)])
-          for v5 in (False, True) for qos, rules in _BY_QOS.items()}
+_BUILT = {qos: group(*_EVERY_PUBLISH, *rules) for qos, rules in _BY_QOS.items()}
 
 
 def pump(conn: Connection, session: Session, now: float) -> None:
@@ -58,6 +57,10 @@ def pump(conn: Connection, session: Session, now: float) -> None:
     queue, acl = session.queue, conn.acl
     while queue and conn.state == "open" and not conn.paused:
         delivery = queue[0]
+        # the quota first: while it is reached, the queue waits whatever its head holds
+        if delivery.qos and conn.outstanding >= conn.receive_maximum:
+            conn.trace.hit_group(conn.level, _QUOTA_REACHED)
+            return
         if delivery.message.expired(now):
             queue.popleft()
             conn.hit("", "MQTT-3.3.2-5")
@@ -67,9 +70,6 @@ def pump(conn: Connection, session: Session, now: float) -> None:
             continue
         pid = None
         if delivery.qos:
-            if conn.outstanding >= conn.receive_maximum:
-                conn.trace.hit_group(conn.level, _QUOTA_REACHED)
-                return
             pid = session.next_packet_id()
             if pid is None:
                 return
@@ -141,7 +141,7 @@ def _properties(conn: Connection, d: Delivery, now: float) -> Properties:
         if changes:
             props = replace(props, **changes)
         _trace_passed_through(conn, props)
-    conn.trace.hit_ids(level, _BUILT[level == 5, d.qos])
+    conn.trace.hit_group(level, _BUILT[d.qos])
     if level == 5 and not d.shared:
         hit("", "MQTT-4.6.0-6")  # a non-shared subscription: an ordered topic
     if m.retain and not d.retain:

@@ -20,14 +20,15 @@ V311 = "3.1.1"
 V5 = "5.0"
 
 
-# the IDs of several rules applied together: (under 3.x, under 5.0)
-Group = tuple[tuple[str, ...], tuple[str, ...]]
+# the IDs of several rules applied together, space-separated: (under 3.x, under 5.0)
+Group = tuple[str, str]
 
 
 def group(*pairs: tuple[str, str]) -> Group:
     """Rules always applied together, each a (3.1.1 ID, 5.0 ID) pair ("" where the version
-    has no such statement), as one key per version: recording them costs one increment."""
-    return tuple(v3 for v3, _ in pairs if v3), tuple(v5 for _, v5 in pairs if v5)
+    has no such statement), as one key per version: recording them costs one increment of a
+    string key, whose hash Python keeps."""
+    return " ".join(v3 for v3, _ in pairs if v3), " ".join(v5 for _, v5 in pairs if v5)
 
 
 def version_of(level: int) -> str:
@@ -35,14 +36,15 @@ def version_of(level: int) -> str:
 
 
 class Trace:
-    """Counts per version; `hit_ids` counts a whole group of IDs as one entry (a tuple key),
-    so recording the several rules every packet follows costs one increment."""
+    """Counts per version, by statement ID or by a group of IDs recorded together (one key,
+    the IDs separated by spaces), so recording the several rules every packet follows costs
+    one increment."""
 
     __slots__ = ("_v311", "_v5")
 
     def __init__(self) -> None:
-        self._v311: Counter[str | tuple[str, ...]] = Counter()
-        self._v5: Counter[str | tuple[str, ...]] = Counter()
+        self._v311: Counter[str] = Counter()
+        self._v5: Counter[str] = Counter()
 
     def hit(self, level: int, v3: str = "", v5: str = "") -> None:
         """Record that the rule was exercised on a connection of this protocol level."""
@@ -58,14 +60,14 @@ class Trace:
 
     def hit_ids(self, level: int, statements: tuple[str, ...]) -> None:
         """Record IDs already chosen for the level (e.g. a `ProtocolViolation`'s)."""
-        (self._v5 if level == 5 else self._v311)[statements] += 1
+        (self._v5 if level == 5 else self._v311)[" ".join(statements)] += 1
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         out = {}
         for version, counter in ((V311, self._v311), (V5, self._v5)):
             counts: Counter[str] = Counter()
             for key, n in counter.items():
-                for statement in (key,) if isinstance(key, str) else key:
+                for statement in key.split():
                     counts[statement] += n
             out[version] = dict(sorted(counts.items()))
         return out

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 from mqttspec.catalogue import load_catalogue
-from reference_broker import delivery, outgoing
+from reference_broker import core, delivery, flows, outgoing
 from reference_broker.trace import Trace, coverage_lines
 
 SOURCE = Path(__file__).resolve().parents[2] / "reference_broker"
@@ -71,9 +71,15 @@ def test_coverage_lines_list_missing_and_untestable_statements_apart() -> None:
 
 
 def test_statement_tables_name_real_statements() -> None:
-    """IDs recorded from tables rather than hit(...) calls: delivery's and outgoing's."""
+    """IDs recorded from tables rather than hit(...) calls: the groups of rules recorded
+    together (delivery, flows, core) and outgoing's tables."""
     catalogue = load_catalogue()
-    for (v5, _), ids in delivery._BUILT.items():
-        assert ids and set(ids) <= catalogue.for_version("5.0" if v5 else "3.1.1").ids
+    groups = [*delivery._BUILT.values(), delivery._QUOTA_REACHED, *flows._ANSWERED.values(),
+              core._NOT_RETAINED]
+    for v3_ids, v5_ids in groups:
+        assert v3_ids or v5_ids
+        assert set(v3_ids.split()) <= catalogue.for_version("3.1.1").ids
+        assert set(v5_ids.split()) <= catalogue.for_version("5.0").ids
+    assert all(v3 and v5 for v3, v5 in delivery._BUILT.values())
     for rules in outgoing._RULES.values():
         assert set(rules) <= catalogue.for_version("5.0").ids
