@@ -48,7 +48,10 @@ _BY_QOS = {
 }
 # no more QoS 1/2 PUBLISH while the client's Receive Maximum is reached
 _QUOTA_REACHED = group(("", "MQTT-3.3.4-9"), ("", "MQTT-4.9.0-2"))
-_BUILT = {qos: group(*_EVERY_PUBLISH, *rules) for qos, rules in _BY_QOS.items()}
+_ORDERED = ("", "MQTT-4.6.0-6")  # 5.0: a non-shared subscription's topic is ordered
+# (QoS, for a shared subscription) -> the group recorded
+_BUILT = {(qos, shared): group(*_EVERY_PUBLISH, *rules, *(() if shared else (_ORDERED,)))
+          for qos, rules in _BY_QOS.items() for shared in (False, True)}
 
 
 def pump(conn: Connection, session: Session, now: float) -> None:
@@ -141,9 +144,7 @@ def _properties(conn: Connection, d: Delivery, now: float) -> Properties:
         if changes:
             props = replace(props, **changes)
         _trace_passed_through(conn, props)
-    conn.trace.hit_group(level, _BUILT[d.qos])
-    if level == 5 and not d.shared:
-        hit("", "MQTT-4.6.0-6")  # a non-shared subscription: an ordered topic
+    conn.trace.hit_group(level, _BUILT[d.qos, d.shared])
     if m.retain and not d.retain:
         hit("MQTT-3.3.1-9", "MQTT-3.3.1-12")
     return props

@@ -168,7 +168,7 @@ def _acked(conn: Connection, session: Session, pid: int, qos: int, code: int,
     if entry is None or entry.qos != qos or (qos == 2 and not entry.released):
         return  # nothing of ours is waiting for this acknowledgement
     if qos == 1:
-        conn.hit("MQTT-4.3.2-1", "MQTT-4.3.2-3")
+        conn.trace.hit(conn.level, "MQTT-4.3.2-1", "MQTT-4.3.2-3")
         if code >= 0x80:
             conn.hit("", "MQTT-4.4.0-2")
             if entry.shared:

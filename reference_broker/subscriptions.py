@@ -78,11 +78,21 @@ class SubscriptionIndex:
               ) -> list[tuple[str, Delivery]]:
         """(Client Identifier, Delivery) for every session that must receive `message`;
         `sessions` are the broker's, by Client Identifier."""
-        topic, hit = message.topic, self._trace.hit
         found: dict[str, list[SubOptions]] = {}
-        exact = self._exact.get(topic)  # the filter equal to the Topic Name, if any
+        exact = self._exact.get(message.topic)  # the filter equal to the Topic Name, if any
         if exact is not None:
             self._collect(message, exact, found)
+        if self._wild:
+            self._match_wild(message, sessions, found)
+        out = [(client_id, self._combine(message, opts, sessions[client_id].level))
+               for client_id, opts in found.items()]
+        if self._shared:
+            self._match_shared(message, sessions, out)
+        return out
+
+    def _match_wild(self, message: Message, sessions: Mapping[str, Session],
+                    found: dict[str, list[SubOptions]]) -> None:
+        topic, hit = message.topic, self._trace.hit
         dollar = topic.startswith("$")
         for topic_filter, subs in self._wild.items():
             if dollar and topic_filter[0] in "+#":
@@ -91,8 +101,12 @@ class SubscriptionIndex:
                 continue
             if matches(topic_filter, topic):
                 self._collect(message, subs, found)
-        out = [(client_id, self._combine(message, opts, sessions[client_id].level))
-               for client_id, opts in found.items()]
+
+    def _match_shared(self, message: Message, sessions: Mapping[str, Session],
+                      out: list[tuple[str, Delivery]]) -> None:
+        """Add one Delivery per matching shared subscription group to `out`."""
+        topic, hit = message.topic, self._trace.hit
+        plain = len(out)
         for (_, topic_filter), group in self._shared.items():
             if matches(topic_filter, topic):
                 client_id = _choose(group, sessions)
@@ -100,9 +114,8 @@ class SubscriptionIndex:
                 hit(level, "", "MQTT-4.8.2-3")  # the chosen member's own granted QoS
                 out.append((client_id, self._combine(message, [group.members[client_id]],
                                                      level, shared=True)))
-        if len(out) > len(found) and len({client_id for client_id, _ in out}) < len(out):
+        if len(out) > plain and len({client_id for client_id, _ in out}) < len(out):
             hit(5, "", "MQTT-3.3.4-5")  # several copies, each with its own identifiers
-        return out
 
     def _collect(self, message: Message, subs: dict[str, SubOptions],
                  found: dict[str, list[SubOptions]]) -> None:

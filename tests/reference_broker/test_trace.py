@@ -81,5 +81,7 @@ def test_statement_tables_name_real_statements() -> None:
         assert set(v3_ids.split()) <= catalogue.for_version("3.1.1").ids
         assert set(v5_ids.split()) <= catalogue.for_version("5.0").ids
     assert all(v3 and v5 for v3, v5 in delivery._BUILT.values())
+    assert all(("MQTT-4.6.0-6" in v5.split()) != shared
+               for (_, shared), (_, v5) in delivery._BUILT.items())
     for rules in outgoing._RULES.values():
         assert set(rules) <= catalogue.for_version("5.0").ids
