@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mqttspec.decoder_packets import PARSERS
+from mqttspec.decoder_packets import PARSERS, Parser
 from mqttspec.errors import ProtocolViolation, ids
 from mqttspec.packets import Connect, Packet
 from mqttspec.primitives import Reader, vbi
@@ -64,8 +64,9 @@ class Decoder:
         self._pos = 0
         self._error: ProtocolViolation | None = None
         self._refused = b""  # a complete packet the parser refused (already consumed)
-        # first bytes already accepted at the known protocol level -> their packet type
-        self._first_bytes: dict[int, PacketType] = {}
+        # first bytes already accepted at the known protocol level -> (packet type, its
+        # parser, its name)
+        self._first_bytes: dict[int, tuple[PacketType, Parser, str]] = {}
         self.keep_raw = keep_raw
         self.last_raw = b""  # with keep_raw: the bytes of the packet last returned
 
@@ -113,11 +114,13 @@ class Decoder:
             self._compact()
             return None
         first = buf[pos]
-        ptype = self._first_bytes.get(first)
-        if ptype is None:
+        known = self._first_bytes.get(first)
+        if known is None:
             ptype = self._check_first_byte(first)
+            known = (ptype, PARSERS[ptype], _NAMES[ptype])
             if self.protocol_level is not None:  # the verdict is then fixed: keep it
-                self._first_bytes[first] = ptype
+                self._first_bytes[first] = known
+        ptype, parse, name = known
         i = pos + 1
         if i < end and buf[i] < 0x80:  # a one-byte Remaining Length: most packets
             length = buf[i]
@@ -149,14 +152,13 @@ class Decoder:
         level = self.protocol_level
         try:
             if ptype is _CONNECT:
-                packet = PARSERS[ptype](Reader(body, level or 4, "CONNECT"), first & 0x0F,
-                                        self.peer)
+                packet = parse(Reader(body, level or 4, name), first & 0x0F, self.peer)
                 assert isinstance(packet, Connect)
                 if self.protocol_level is None:
                     self.protocol_level = packet.protocol_level
                 return packet
             assert level is not None
-            return PARSERS[ptype](Reader(body, level, _NAMES[ptype]), first & 0x0F, self.peer)
+            return parse(Reader(body, level, name), first & 0x0F, self.peer)
         except ProtocolViolation:
             self._refused = bytes([first]) + vbi(length) + body
             raise

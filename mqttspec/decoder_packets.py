@@ -212,19 +212,21 @@ def _ack(ptype: PacketType, cls: type[Puback | Pubrec | Pubrel | Pubcomp], state
          ) -> Parser:
     # MQTT-2.3.1-6 (3.1.1) names PUBACK, PUBREC and PUBREL only; PUBCOMP falls under 2.3.1.
     v3_id = "" if ptype is PacketType.PUBCOMP else "MQTT-2.3.1-6"
+    pubrel = ptype is PacketType.PUBREL
 
     def parse(r: Reader, flags: int, peer: str | None) -> Packet:
         packet_id = _packet_id(r, v3_id, "MQTT-2.2.1-5")
-        code, properties = 0, NO_PROPERTIES
-        if r.level == 5 and r.pos < r.end:  # short forms: no Reason Code / no properties
+        code, properties, level = 0, NO_PROPERTIES, r.level
+        if level == 5 and r.pos < r.end:  # short forms: no Reason Code / no properties
             code = _reason_code(r, ptype, statement)
             if r.pos < r.end:
                 properties = read_properties(r, ptype)
-        _end(r)
-        if ptype is PacketType.PUBREL and r.level == 3:
+        if r.pos != r.end:
+            _end(r)
+        if pubrel and level == 3:
             return Pubrel(packet_id=packet_id, protocol_level=3, dup=bool(flags & 0x08))
         return cls(packet_id=packet_id, reason_code=code, properties=properties,
-                   protocol_level=r.level)
+                   protocol_level=level)
     return parse
 
 

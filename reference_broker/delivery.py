@@ -82,7 +82,7 @@ def pump(conn: Connection, session: Session, now: float) -> None:
             conn.hit("", "MQTT-3.1.2-25")  # too large: discarded, as if delivered
             continue
         if pid is not None:
-            session.inflight[pid] = Inflight(delivery, props, conn.level, sent=True)
+            session.inflight[pid] = Inflight(delivery, props, conn.level)
             conn.outstanding += 1
 
 

@@ -131,12 +131,27 @@ def _publish_parts(m: Message, qos: int, retain: bool, props: Properties, level:
     """The PUBLISH as the bytes before and after its Packet Identifier (spec section 3.3:
     fixed header, Topic Name, Packet Identifier when QoS > 0, properties in MQTT 5, payload);
     at QoS 0 the whole packet and b"".  Built from values checked on receipt."""
-    topic = m.topic.encode("utf-8")
-    tail = (encode_properties(props) if level == 5 else b"") + m.payload
-    length = 2 + len(topic) + (2 if qos else 0) + len(tail)
-    head = (bytes((0x30 | qos << 1 | retain,)) + vbi(length) + len(topic).to_bytes(2, "big")
-            + topic)
-    return (head, tail) if qos else (head + tail, b"")
+    topic = _topic_field(m.topic)
+    tail = encode_properties(props) + m.payload if level == 5 else m.payload
+    length = len(topic) + (2 if qos else 0) + len(tail)
+    first = 0x30 | qos << 1 | retain
+    header = bytes((first, length)) if length < 0x80 else bytes((first,)) + vbi(length)
+    if qos:
+        return header + topic, tail
+    return b"".join((header, topic, tail)), b""
+
+
+_TOPIC_FIELDS: dict[str, bytes] = {}  # Topic Name -> its length-prefixed UTF-8; bounded
+
+
+def _topic_field(topic: str) -> bytes:
+    field = _TOPIC_FIELDS.get(topic)
+    if field is None:
+        if len(_TOPIC_FIELDS) >= 4096:
+            _TOPIC_FIELDS.clear()
+        encoded = topic.encode("utf-8")
+        field = _TOPIC_FIELDS[topic] = len(encoded).to_bytes(2, "big") + encoded
+    return field
 
 
 def _reason_codes(packet: Diagnostic) -> tuple[int, ...]:

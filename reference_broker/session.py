@@ -32,7 +32,7 @@ class Inflight:
     properties: Properties  # as first sent: no Topic Alias (aliases die with the connection)
     level: int  # the protocol level it was first sent under
     released: bool = False  # QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP
-    sent: bool = False  # sent on the current network connection (else resend on resume)
+    sent: bool = True  # sent on the current network connection (else resend on resume)
 
     @property
     def qos(self) -> int:
