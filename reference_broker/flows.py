@@ -81,7 +81,8 @@ def publish_in(conn: Connection, session: Session, p: Publish, now: float) -> No
             conn.protocol_error(rc.RECEIVE_MAXIMUM_EXCEEDED,
                                 f"more than {config.receive_maximum} QoS 2 unreleased", now)
             return
-    if p.qos == 2 and pid in session.incoming_qos2:
+    qos = p.qos
+    if qos == 2 and pid in session.incoming_qos2:
         hit("MQTT-3.3.4-1", "MQTT-3.3.4-1")
         hit("MQTT-4.3.3-2", "MQTT-4.3.3-10")  # acknowledged again, not delivered again
         conn.send(Pubrec(packet_id=pid, protocol_level=level))
@@ -94,17 +95,19 @@ def publish_in(conn: Connection, session: Session, p: Publish, now: float) -> No
         props = replace(props, topic_alias=None, subscription_identifiers=())
     # 3.x clients were not told retain is unavailable: such a message is simply not retained
     retain = p.retain and config.retain_available
-    message = Message(topic, p.payload, min(p.qos, config.maximum_qos), retain, props,
-                      conn.client_id, now)
+    message = Message(topic, p.payload, qos if qos <= config.maximum_qos else config.maximum_qos,
+                      retain, props, conn.client_id, now)
     matched = conn.core.publish(message, now, level)
+    conn.trace.hit_group(level, _ANSWERED[qos])
+    if pid is None:  # QoS 0: nothing to answer
+        return
     code = rc.NO_MATCHING_SUBSCRIBERS if level == 5 and not matched else rc.SUCCESS
-    conn.trace.hit_group(level, _ANSWERED[p.qos])
-    if p.qos == 1 and pid is not None:
+    if qos == 1:
         if level < 5:  # nothing can be added or left out: the packet is fixed (3.4)
             conn.send_encoded(_PUBACK_V3 + pid.to_bytes(2, "big"))
         else:
             conn.send(Puback(packet_id=pid, reason_code=code, protocol_level=level))
-    elif p.qos == 2 and pid is not None:
+    else:
         session.incoming_qos2[pid] = message.expires_at
         conn.send(Pubrec(packet_id=pid, reason_code=code, protocol_level=level))
 

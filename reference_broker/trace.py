@@ -57,7 +57,10 @@ class Trace:
 
     def hit_group(self, level: int, group: Group) -> None:
         """Record a group of rules always applied together (made by `group`)."""
-        (self._v5 if level == 5 else self._v311)[group[level == 5]] += 1
+        if level == 5:
+            self._v5[group[1]] += 1
+        else:
+            self._v311[group[0]] += 1
 
     def hit_ids(self, level: int, statements: tuple[str, ...]) -> None:
         """Record IDs already chosen for the level (e.g. a `ProtocolViolation`'s)."""
