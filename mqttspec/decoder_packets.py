@@ -197,9 +197,9 @@ def publish(r: Reader, flags: int, peer: str | None) -> Publish:
         if len(checked) >= _CHECKED_TOPICS_MAX:
             checked.clear()
         checked[raw_topic] = topic
-    return Publish(topic=topic, payload=r.rest(), qos=qos, retain=bool(flags & 0x01),
-                   dup=bool(flags & 0x08), packet_id=packet_id, properties=properties,
-                   protocol_level=r.level)
+    # Publish(topic=, payload=, qos=, retain=, dup=, packet_id=, properties=, protocol_level=)
+    return Publish._make(topic, r.rest(), qos, bool(flags & 0x01), bool(flags & 0x08),
+                         packet_id, properties, r.level)
 
 
 def _sender_ids(peer: str | None, client_id: str, server_id: str) -> tuple[str, ...]:
@@ -225,8 +225,9 @@ def _ack(ptype: PacketType, cls: type[Puback | Pubrec | Pubrel | Pubcomp], state
             _end(r)
         if pubrel and level == 3:
             return Pubrel(packet_id=packet_id, protocol_level=3, dup=bool(flags & 0x08))
-        return cls(packet_id=packet_id, reason_code=code, properties=properties,
-                   protocol_level=level)
+        # cls(packet_id=, reason_code=, properties=, protocol_level=)
+        packet: Puback | Pubrec | Pubrel | Pubcomp = cls._make(packet_id, code, properties, level)
+        return packet
     return parse
 
 

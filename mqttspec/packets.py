@@ -8,6 +8,7 @@ options) simply keep their defaults under 3.x; the encoder refuses them when set
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
@@ -21,8 +22,10 @@ def _quick_init(cls: C) -> C:
     """Give a frozen, slotted dataclass an `__init__` that fills each slot through the slot's
     own descriptor: the generated one goes through `object.__setattr__`, twice as slow, and
     PUBLISH and its acknowledgements are made once per message.  Same keyword-only signature
-    and defaults; the instance is as frozen afterwards."""
-    names: dict[str, Any] = {}
+    and defaults; the instance is as frozen afterwards.  `cls._make(...)` does the same with
+    every field positional, in declaration order (same defaults), for the decoder's hot path.
+    """
+    names: dict[str, Any] = {"new": object.__new__, "cls": cls}
     params, lines = [], []
     for f in fields(cls):
         names[f"set_{f.name}"] = getattr(cls, f.name).__set__
@@ -32,11 +35,15 @@ def _quick_init(cls: C) -> C:
             names[f"default_{f.name}"] = f.default
             params.append(f"{f.name}=default_{f.name}")
         lines.append(f"    set_{f.name}(self, {f.name})")
-    source = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(lines) + "\n"
+    body = "\n".join(lines)
+    source = (f"def __init__(self, *, {', '.join(params)}):\n{body}\n"
+              f"def _make({', '.join(params)}):\n"
+              f"    self = new(cls)\n{body}\n    return self\n")
     exec(source, names)  # noqa: S102  (built only from the class's own field names)
     init = names["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init  # type: ignore[misc]
+    cls._make = staticmethod(names["_make"])  # type: ignore[attr-defined]
     return cls
 
 
@@ -75,6 +82,7 @@ class Connack:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Publish:
     TYPE = PacketType.PUBLISH
+    _make: ClassVar[Callable[..., Publish]]  # positional constructor (_quick_init)
     topic: str
     payload: bytes = b""
     qos: int = 0
@@ -90,6 +98,7 @@ class _Ack:
     """PUBACK, PUBREC, PUBREL and PUBCOMP share one shape."""
 
     TYPE: ClassVar[PacketType]
+    _make: ClassVar[Callable[..., Any]]  # positional constructor (_quick_init)
     packet_id: int
     reason_code: int = 0  # MQTT 5 only
     properties: Properties = NO_PROPERTIES
