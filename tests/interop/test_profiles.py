@@ -40,9 +40,9 @@ from interop.profiles import amqtt as amqtt_profile
 from interop.profiles import rsmb as rsmb_profile
 from mqttspec import Puback
 
-NAMES = ["reference", "mosquitto", "amqtt", "aedes", "rsmb"]
-VERSION = {"reference": "mqtt-conformance-lab", "mosquitto": "mosquitto", "amqtt": "amqtt",
-           "aedes": "aedes", "rsmb": "rsmb"}
+NAMES = ["reference", "reference-process", "mosquitto", "amqtt", "aedes", "rsmb"]
+VERSION = {"reference": "mqtt-conformance-lab", "reference-process": "mqtt-conformance-lab",
+           "mosquitto": "mosquitto", "amqtt": "amqtt", "aedes": "aedes", "rsmb": "rsmb"}
 
 
 def started(name: str, workdir: Path) -> RunningBroker:
