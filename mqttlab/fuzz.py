@@ -128,9 +128,10 @@ class ProgressLine:
             return
         self.shown = now
         cases = counts.pop("cases", stats.finished if stats is not None else 0)
-        rate = cases / max(1e-6, now - begun)
+        elapsed = now - begun  # the clock starts at the first report: too soon for a rate
+        rate = f"{cases / elapsed:.0f}/s" if elapsed >= 0.5 else "starting"
         found = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no findings"
-        text = f"{broker}: {cases} cases, {rate:.0f}/s, {found}"
+        text = f"{broker}: {cases} cases, {rate}, {found}"
         print(f"\r{text:<100}" if self.tty else text, end="" if self.tty else "\n",
               flush=True)
 
