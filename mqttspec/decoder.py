@@ -3,7 +3,9 @@
 Strategy (after h11): `feed()` only appends to a buffer; `next_packet()` returns the next
 complete packet, None when more bytes are needed, or raises `ProtocolViolation`.  The fixed
 header is checked as soon as its first byte is in (packet type, reserved flags, who may send
-it); the Remaining Length as soon as it is complete (4 bytes at most, minimal, within
+it; once the protocol level is known, a first byte that passed is remembered with its
+parser, so the checks run once per distinct first byte); the Remaining Length as soon as it
+is complete (4 bytes at most, minimal, within
 `max_packet_size`), so an oversized packet is refused before its body arrives and is never
 buffered.  The body is then parsed by one function per packet type (decoder_packets.py).
 After a violation the decoder stays failed: the connection must close.
