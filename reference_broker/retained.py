@@ -1,6 +1,7 @@
 """Retained messages: at most one per Topic Name, outside any session.
 
-Strategy: a dict from Topic Name to `Message`.  A retained PUBLISH with a payload replaces the
+Strategy: a dict from Topic Name to `Message`, looked up directly for a filter without
+wildcards and read in full for one with '+' or '#'.  A retained PUBLISH with a payload replaces the
 stored one; an empty payload removes it and is never stored itself.  Expired messages
 (Message Expiry Interval) are dropped when they are looked at.  Retained messages are not
 session state, so ending a session never touches this store (MQTT-3.1.2-7 in 3.1.1).
@@ -35,9 +36,13 @@ class RetainedStore:
         """The retained messages whose Topic Name matches a (non-shared) Topic Filter."""
         found: list[Message] = []
         expired: list[Message] = []
-        for topic, message in self._messages.items():
-            if matches(topic_filter, topic):
-                (expired if message.expired(now) else found).append(message)
+        if "+" in topic_filter or "#" in topic_filter:
+            candidates = [m for topic, m in self._messages.items() if matches(topic_filter, topic)]
+        else:  # no wildcard: the one Topic Name equal to the filter
+            exact = self._messages.get(topic_filter)
+            candidates = [] if exact is None else [exact]
+        for message in candidates:
+            (expired if message.expired(now) else found).append(message)
         for message in expired:
             del self._messages[message.topic]
         return found
