@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fuzz.case import Ending, Finding, FuzzCase, Observation
 from fuzz.engine import RunStats, probe, run_one
@@ -57,6 +58,7 @@ class BrokerCampaign:
     endings: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     seen: list[tuple[FuzzCase, Observation]] = field(default_factory=list)
+    memory: dict[str, Any] | None = None  # MemoryWatch.record() for a process we started
 
     @property
     def rate(self) -> float:
@@ -118,6 +120,8 @@ def fuzz_broker(profile: Profile, workdir: Path, settings: Settings, *, keep: bo
         result.cases = stats.finished
         result.endings = {e.name: n for e, n in stats.endings.items()}
         findings = oracles.finish(stats)
+        if oracles.memory is not None:
+            result.memory = oracles.memory.record()
         if broker.death() is None:
             deadline = time.monotonic() + settings.minimise_seconds
             findings = [minimised(f, broker, settings, deadline) for f in findings]
@@ -246,6 +250,12 @@ def summary_markdown(runs: Sequence[BrokerCampaign], divergent: Sequence[Finding
                      f"{', '.join(map(str, r.levels))} | {r.cases} | {r.rate:.0f} | {endings} "
                      f"| {found} |")
     for r in runs:
+        if r.memory is not None:
+            m = r.memory
+            lines.append(f"- **{r.name}** memory: {'LEAK' if m['leak'] else 'no leak'} "
+                         f"({m['reason']}; RSS {m['rss_first'] / 2**20:.1f} -> "
+                         f"{m['rss_last'] / 2**20:.1f} MiB over {m['samples']} samples)")
+    for r in runs:
         for f in r.findings:
             count = f.evidence.get("count", 1)
             lines.append(f"- **{r.name}** `{f.oracle}` ({count}x): {f.summary}")
@@ -261,5 +271,6 @@ def summary_json(runs: Sequence[BrokerCampaign], settings: Settings) -> str:
         {"broker": r.name, "version": r.version, "status": r.status, "reason": r.reason,
          "levels": list(r.levels), "cases": r.cases, "seconds": round(r.seconds, 2),
          "cases_per_second": round(r.rate, 1), "endings": r.endings,
-         "findings": [f.to_json() for f in r.findings]} for r in runs]}, indent=1,
+         "memory": r.memory, "findings": [f.to_json() for f in r.findings]}
+        for r in runs]}, indent=1,
         default=str)

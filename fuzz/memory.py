@@ -175,6 +175,13 @@ class MemoryWatch:
     def verdict(self, **thresholds: Any) -> MemoryVerdict:
         return analyse(self.samples, **thresholds)
 
+    def record(self, **thresholds: Any) -> dict[str, Any]:
+        """The verdict with the RSS the run started and ended at, for the run's summary
+        (whether or not it is a leak)."""
+        first, last = (self.samples[0].rss, self.samples[-1].rss) if self.samples else (0, 0)
+        return {**self.verdict(**thresholds).to_json(), "samples": len(self.samples),
+                "rss_first": first, "rss_last": last}
+
     def finding(self, broker: str, version: str, **thresholds: Any) -> Finding | None:
         """A "memory" finding when the verdict is a leak, with the curve as evidence."""
         verdict = self.verdict(**thresholds)

@@ -26,6 +26,19 @@ def test_a_bounded_campaign_on_the_reference_broker_is_clean(
     assert "| reference |" in (tmp_path / "summary.md").read_text()
 
 
+def test_a_broker_in_its_own_process_gets_a_memory_verdict(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["fuzz", "run", "--broker", "reference-process", "--count", "300", "--seed",
+                 "4", "--findings", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    [run] = json.loads((tmp_path / "summary.json").read_text())["runs"]
+    assert run["broker"] == "reference-process" and run["findings"] == []
+    memory = run["memory"]
+    assert memory["leak"] is False and memory["samples"] >= 1 and memory["rss_first"] > 0
+    assert "- **reference-process** memory: no leak (" in (tmp_path / "summary.md").read_text()
+
+
 def reserved_flags_finding(broker: str) -> Finding:
     """A PUBACK with reserved flags 1011 (MQTT-2.2.2-2), which a broker must refuse."""
     case = FuzzCase(seed=1, level=4, frames=(bytes.fromhex("4b 02 8c 37"),),
