@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 import traceback
 from collections.abc import Iterable, Sequence
@@ -53,6 +54,9 @@ def _slice(cases: Iterable[FuzzCase], job: _Job) -> Iterable[FuzzCase]:
 
 
 def _worker(job: _Job, cases: Iterable[FuzzCase], out: Connection, stop: Event) -> None:
+    # the parent's SIGTERM handler (interop.brokers.sigterm_as_interrupt) is not for us:
+    # terminate() from the parent ends a worker at once
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     indexed = isinstance(cases, Sequence)  # the parent holds the cases: send indexes only
     batch: list[tuple[int, FuzzCase | None, Observation]] = []
     sent = [time.monotonic()]
@@ -79,6 +83,8 @@ def _worker(job: _Job, cases: Iterable[FuzzCase], out: Connection, stop: Event) 
                            first_index=job.worker, index_step=job.workers)
         flush()
         out.send(("done", stats))
+    except (BrokenPipeError, EOFError):
+        pass  # the parent has gone (interrupted): nobody is left to tell
     except BaseException:  # the parent reports it; a worker must not die silently
         out.send(("error", traceback.format_exc()))
     finally:
@@ -145,6 +151,11 @@ def run_parallel(host: str, port: int, cases: Iterable[FuzzCase], *, workers: in
                 if tick is not None and not stop.is_set() and tick(finished):
                     stop.set()
                     merged.stopped = "stopped by the watcher"
+    except BaseException:  # interrupted: stop reading at once, so that a worker blocked
+        for reader in readers:  # writing to us ends too
+            reader.close()
+        readers.clear()
+        raise
     finally:
         stop.set()
         for proc in procs:

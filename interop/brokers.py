@@ -14,12 +14,14 @@ it; one that fails raises `BrokerFailed`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -130,6 +132,26 @@ class RunningBroker:
             self.process.stop()
         if self.stop_hook is not None:
             self.stop_hook()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM (a CI job cancelled, `kill`) raises KeyboardInterrupt
+    like Ctrl-C, so the `finally` blocks that stop the brokers we started still run; Python's
+    default would end the process at once and leave them running.  Main thread only (where
+    Python delivers signals); elsewhere it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def log_tail(path: Path, lines: int = 10) -> list[str]:

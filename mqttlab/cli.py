@@ -87,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from interop.brokers import sigterm_as_interrupt
+
     args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        with sigterm_as_interrupt():  # the brokers a job started are stopped either way
+            code: int = args.run(args)
+    except KeyboardInterrupt:
+        print(f"mqttlab {args.command}: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

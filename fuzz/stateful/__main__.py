@@ -23,6 +23,7 @@ from typing import Any
 from fuzz.stateful.actions import Action
 from fuzz.stateful.report import StatefulReport
 from fuzz.stateful.run import BrokerUnreachable, replay_actions, run_stateful
+from interop.brokers import sigterm_as_interrupt
 
 
 class UserError(Exception):
@@ -155,7 +156,8 @@ def _minimise(host: str, port: int, actions: list[Action], args: argparse.Namesp
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return run(parse_args(argv))
+        with sigterm_as_interrupt():  # the broker it started is stopped either way
+            return run(parse_args(argv))
     except UserError as exc:
         print(f"python -m fuzz.stateful: {exc}", file=sys.stderr)
         return 2
