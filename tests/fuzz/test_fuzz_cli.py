@@ -1,9 +1,15 @@
-"""`mqttlab fuzz`: a bounded campaign that stops by itself and leaves its summary, and a
-finding replayed against a broker that has the defect and one that has not."""
+"""`mqttlab fuzz`: a bounded campaign that stops by itself and leaves its summary, a memory
+verdict for a broker process it started, a finding replayed against a broker that has the
+defect and one that has not, and SIGTERM stopping the run with its broker."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +77,44 @@ def test_user_mistakes_are_one_line(capsys: pytest.CaptureFixture[str], args: li
     assert main(["fuzz", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
+
+
+def _children(pid: int) -> list[int]:
+    """Direct child processes of `pid`, from /proc."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        if f"\nPPid:\t{pid}\n" in text:
+            found.append(int(status.parent.name))
+    return found
+
+
+def test_sigterm_stops_the_run_and_the_broker_it_started(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mqttlab", "fuzz", "run", "--broker", "reference-process",
+         "--seconds", "60", "--seed", "5", "--findings", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "fuzzing reference-process" in proc.stdout.readline()
+        deadline = time.monotonic() + 20
+        brokers: list[int] = []
+        while not brokers and time.monotonic() < deadline:  # the broker process it launched
+            brokers = [pid for pid in _children(proc.pid) if b"reference_broker" in
+                       Path(f"/proc/{pid}/cmdline").read_bytes()]
+            time.sleep(0.1)
+        assert brokers
+        os.kill(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, out
+    assert "mqttlab fuzz: interrupted" in out and "Traceback" not in out
+    for pid in brokers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(
+            f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
