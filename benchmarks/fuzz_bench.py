@@ -1,8 +1,8 @@
 """The fuzzer's network engine against real brokers: cases/s, the outcome mix, the oracles.
 
 Strategy: each broker is started through its interop profile (Mosquitto, the reference broker
-in-process, amqtt, aedes, RSMB; "reference-process" is `python -m reference_broker` as a
-child, for memory figures of its own) in a work directory directly under /tmp with mode 0o755
+in-process or, as "reference-process", as its own child process with memory figures of its
+own, amqtt, aedes, RSMB) in a work directory directly under /tmp with mode 0o755
 (Mosquitto drops privileges to read its files), and always stopped.  The cases are made once
 per broker, before the clock starts (the generators' own speed is printed apart): the
 generators' stream (fuzz.generators.generate) restricted to the protocol levels the broker
@@ -50,8 +50,6 @@ from interop.brokers import (
     BrokerFailed,
     BrokerUnavailable,
     RunningBroker,
-    free_port,
-    launch,
 )
 from interop.profiles import profile_for
 from mqttspec import RawPacket
@@ -97,16 +95,7 @@ def started(name: str) -> Iterator[RunningBroker]:
     workdir.chmod(0o755)
     broker: RunningBroker | None = None
     try:
-        if name == "reference-process":
-            port = free_port()
-            command = [sys.executable, "-m", "reference_broker", "--host", "127.0.0.1",
-                       "--port", str(port)]
-            process = launch(name, command, workdir, port, env={"PYTHONPATH": str(ROOT)},
-                             cwd=ROOT)
-            broker = RunningBroker(name, "reference (python -m reference_broker)", port,
-                                   process=process)
-        else:
-            broker = profile_for(name).start(workdir)
+        broker = profile_for(name).start(workdir)
         yield broker
     finally:
         if broker is not None:
