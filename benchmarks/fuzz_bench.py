@@ -54,7 +54,6 @@ from interop.brokers import (
 from interop.profiles import profile_for
 from mqttspec import RawPacket
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BROKERS = ("mosquitto", "reference", "amqtt", "aedes", "rsmb")
 LEVELS = {"amqtt": (4,), "aedes": (3, 4), "rsmb": (3, 4)}  # what each speaks; others 3, 4, 5
 
