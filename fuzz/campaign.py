@@ -252,6 +252,9 @@ def summary_markdown(runs: Sequence[BrokerCampaign], divergent: Sequence[Finding
     for r in runs:
         if r.memory is not None:
             m = r.memory
+            if not m["decided"]:
+                lines.append(f"- **{r.name}** memory: no verdict ({m['reason']})")
+                continue
             lines.append(f"- **{r.name}** memory: {'LEAK' if m['leak'] else 'no leak'} "
                          f"({m['reason']}; RSS {m['rss_first'] / 2**20:.1f} -> "
                          f"{m['rss_last'] / 2**20:.1f} MiB over {m['samples']} samples)")

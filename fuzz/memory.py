@@ -179,7 +179,9 @@ class MemoryWatch:
         """The verdict with the RSS the run started and ended at, for the run's summary
         (whether or not it is a leak)."""
         first, last = (self.samples[0].rss, self.samples[-1].rss) if self.samples else (0, 0)
-        return {**self.verdict(**thresholds).to_json(), "samples": len(self.samples),
+        verdict = self.verdict(**thresholds)
+        decided = verdict.measured >= thresholds.get("min_samples", MIN_SAMPLES)
+        return {**verdict.to_json(), "decided": decided, "samples": len(self.samples),
                 "rss_first": first, "rss_last": last}
 
     def finding(self, broker: str, version: str, **thresholds: Any) -> Finding | None:

@@ -105,6 +105,15 @@ def test_too_few_samples_give_no_verdict() -> None:
     assert not verdict.leak and "too few samples" in verdict.reason
 
 
+def test_the_record_for_a_summary_says_whether_there_was_a_verdict() -> None:
+    empty = MemoryWatch(pid=os.getpid()).record()
+    assert empty["decided"] is False and empty["samples"] == 0 and not empty["leak"]
+    watch = MemoryWatch(pid=os.getpid(), samples=series([float(i * MIB) for i in range(40)]))
+    record = watch.record()
+    assert record["decided"] and record["leak"] and record["samples"] == 40
+    assert record["rss_last"] - record["rss_first"] == 39 * MIB
+
+
 def test_rss_of_a_process() -> None:
     mine = rss_bytes(os.getpid())
     assert mine is not None and mine > MIB
