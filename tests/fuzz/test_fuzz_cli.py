@@ -42,7 +42,10 @@ def test_a_broker_in_its_own_process_gets_a_memory_verdict(
     assert run["broker"] == "reference-process" and run["findings"] == []
     memory = run["memory"]
     assert memory["leak"] is False and memory["samples"] >= 1 and memory["rss_first"] > 0
-    assert "- **reference-process** memory: no leak (" in (tmp_path / "summary.md").read_text()
+    # 300 cases take well under the 8 samples after warm-up a verdict needs
+    assert memory["decided"] is False
+    assert ("- **reference-process** memory: no verdict (too few samples"
+            in (tmp_path / "summary.md").read_text())
 
 
 def reserved_flags_finding(broker: str) -> Finding:
