@@ -6,8 +6,9 @@ header is checked as soon as its first byte is in (packet type, reserved flags, 
 it; once the protocol level is known, a first byte that passed is remembered with its
 parser, so the checks run once per distinct first byte); the Remaining Length as soon as it
 is complete (4 bytes at most, minimal, within `max_packet_size`), so an oversized packet
-is refused before its body arrives and is never buffered.  The body is then parsed by one function per packet type (decoder_packets.py).
-After a violation the decoder stays failed: the connection must close.
+is refused before its body arrives and is never buffered.  The body is then parsed by one
+function per packet type (decoder_packets.py).  After a violation the decoder stays failed:
+the connection must close.
 
 The protocol level is either given (a client knows what it sent in CONNECT) or learnt from
 the first CONNECT (a server).  `peer` names who sent the bytes ("client", "server", or None
