@@ -40,13 +40,16 @@ class RetainedStore:
     def store(self, message: Message) -> None:
         """Keep `message` as the topic's retained message, or clear it for an empty payload."""
         if message.payload:
-            node = self._root
-            for name in message.topic.split("/"):
-                node = node.children.setdefault(name, _Level())
-            self._count += node.message is None
-            node.message = message
+            self._put(message)
         else:
             self._remove(message.topic)
+
+    def _put(self, message: Message) -> None:
+        node = self._root
+        for name in message.topic.split("/"):
+            node = node.children.setdefault(name, _Level())
+        self._count += node.message is None
+        node.message = message
 
     def get(self, topic: str) -> Message | None:
         node: _Level | None = self._root

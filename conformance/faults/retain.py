@@ -62,7 +62,7 @@ def empty_keeps(p: Patcher) -> None:
        v3="MQTT-3.3.1-11", v5="MQTT-3.3.1-7")
 def empty_stored(p: Patcher) -> None:
     def store(original: Any, self: RetainedStore, message: Message) -> None:
-        self._messages[message.topic] = message
+        self._put(message)  # whatever its payload
 
     p.wrap(RetainedStore, "store", store)
 
