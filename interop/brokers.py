@@ -139,19 +139,48 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """While the block runs, SIGTERM (a CI job cancelled, `kill`) raises KeyboardInterrupt
     like Ctrl-C, so the `finally` blocks that stop the brokers we started still run; Python's
     default would end the process at once and leave them running.  Main thread only (where
-    Python delivers signals); elsewhere it does nothing."""
+    Python delivers signals); elsewhere it does nothing.  While `launch()` starts a process
+    and takes it in hand, the interrupt is held back (`_held`) and raised just after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class _Held:
+    """SIGTERM held back by `launch()` between starting a process and guarding it."""
+
+    depth = 0
+    pending = False
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    if _Held.depth:
+        _Held.pending = True
+        return
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _hold() -> bool:
+    """Hold back SIGTERM's interrupt (main thread only, where it would be raised)."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    _Held.depth += 1
+    return True
+
+
+def _release(held: bool) -> None:
+    """Stop holding; an interrupt that came meanwhile is raised now."""
+    if not held:
+        return
+    _Held.depth -= 1
+    if not _Held.depth and _Held.pending:
+        _Held.pending = False
+        raise KeyboardInterrupt("SIGTERM while a broker process was starting")
 
 
 def log_tail(path: Path, lines: int = 10) -> list[str]:
@@ -185,25 +214,36 @@ def launch(name: str, command: Sequence[str], workdir: Path, port: int,
     """Start `command`, wait until 127.0.0.1:`port` accepts connections; BrokerFailed with
     the broker's last log lines when it exits first or the wait runs out."""
     log = workdir / f"{name}.log"
+    held = _hold()  # a SIGTERM now must not leave a process that nobody holds
     with log.open("wb") as out:
         try:
             popen = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=cwd or workdir,
                                      env={**os.environ, **(env or {})})
         except OSError as exc:
+            _release(held)
             raise BrokerUnavailable(f"{name}: cannot run {command[0]}: {exc.strerror}") from None
     process = Process(popen, log)
+    try:  # whatever ends the wait (BrokerFailed, Ctrl-C, SIGTERM) stops the process
+        _release(held)
+        _await_listener(name, process, port, ready_timeout)
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
+def _await_listener(name: str, process: Process, port: int, ready_timeout: float) -> None:
     deadline = time.monotonic() + ready_timeout
     while True:
         try:
             socket.create_connection((HOST, port), timeout=1).close()
-            return process
+            return
         except OSError:
             pass
         status = process.exit_status()
         if status is not None or time.monotonic() > deadline:
-            process.stop()
-            tail = log_tail(log, 5)
+            tail = log_tail(process.log, 5)
             why = status and f"exited ({status})" or f"did not listen within {ready_timeout:.0f} s"
             if any("in use" in line.lower() for line in tail):
                 why = f"could not listen: port {port} is in use"
