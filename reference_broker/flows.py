@@ -95,8 +95,8 @@ def publish_in(conn: Connection, session: Session, p: Publish, now: float) -> No
         props = replace(props, topic_alias=None, subscription_identifiers=())
     # 3.x clients were not told retain is unavailable: such a message is simply not retained
     retain = p.retain and config.retain_available
-    message = Message(topic, p.payload, qos if qos <= config.maximum_qos else config.maximum_qos,
-                      retain, props, conn.client_id, now)
+    message = Message(topic, p.payload, min(qos, config.maximum_qos), retain, props,
+                      conn.client_id, now)
     matched = conn.core.publish(message, now, level)
     conn.trace.hit_group(level, _ANSWERED[qos])
     if pid is None:  # QoS 0: nothing to answer
